@@ -1,0 +1,38 @@
+import { GatewayHealthGet } from '@athenic/contracts';
+import { loggerParams } from '@athenic/logging';
+import { BusModule, HEALTH_CHECKS, ServiceHealthController } from '@athenic/messaging';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { GATEWAY_CONFIG, type GatewayConfig } from './config/env';
+import { gatewayHealthChecks } from './health/gateway-health';
+import { HealthController } from './health/health.controller';
+import { HealthService } from './health/health.service';
+import { PostgresProbe } from './health/postgres-probe';
+import { AdminOnlyGuard } from './http/admin-only.guard';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { apiValidationPipe } from './http/validation.pipe';
+import { McpServersController } from './mcp-servers/mcp-servers.controller';
+
+@Module({})
+export class AppModule {
+  static register(config: GatewayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot(loggerParams({ service: 'api-gateway', level: config.env.LOG_LEVEL })),
+        BusModule.forRoot({ url: config.env.AMQP_URL, owner: 'gateway', requestTimeoutMs: config.env.REQUEST_TIMEOUT_MS }),
+      ],
+      controllers: [HealthController, McpServersController, ServiceHealthController(GatewayHealthGet)],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        { provide: APP_PIPE, useFactory: apiValidationPipe },
+        { provide: APP_GUARD, useClass: AdminOnlyGuard },
+        { provide: HEALTH_CHECKS, useFactory: gatewayHealthChecks, inject: [PostgresProbe] },
+        PostgresProbe,
+        HealthService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,240 @@
+import type { CreateMcpServerCommand } from '@athenic/contracts';
+
+const MAX_CREDENTIAL = 8192;
+
+/** A JSON Schema for credentials: string values, unknown keys refused, secrets marked writeOnly. */
+function credentials(
+  properties: Record<string, { title: string; description: string; secret?: boolean; json?: boolean }>,
+  required: string[],
+): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required,
+    properties: Object.fromEntries(
+      Object.entries(properties).map(([key, p]) => [
+        key,
+        {
+          type: 'string',
+          title: p.title,
+          description: p.description,
+          minLength: 1,
+          maxLength: MAX_CREDENTIAL,
+          ...(p.secret ? { writeOnly: true } : {}),
+          ...(p.json ? { contentMediaType: 'application/json' } : {}),
+        },
+      ]),
+    ),
+  };
+}
+
+const NO_CONFIG = { type: 'object', additionalProperties: false, properties: {} };
+const NO_CREDENTIALS = credentials({}, []);
+
+/**
+ * The server types shipped with the platform, upserted at every start of the registry service.
+ * Each names the npm package (installed ahead under mcp-packages/), how it is started, which
+ * credential feeds which variable, and the hosts it must reach.
+ */
+export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
+  {
+    id: 'github-server',
+    name: 'GitHub',
+    description: 'Repositories, files, branches, issues and pull requests through the GitHub API.',
+    category: 'development',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-github@2025.4.8',
+    launch: { command: 'mcp-server-github', args: [], env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'credential:github_token' } },
+    credential_schema: credentials(
+      { github_token: { title: 'GitHub token', description: 'A personal access token (classic or fine-grained).', secret: true } },
+      ['github_token'],
+    ),
+    config_schema: NO_CONFIG,
+    egress: ['api.github.com'],
+  },
+  {
+    id: 'postgres-server',
+    name: 'PostgreSQL',
+    description: 'Read-only SQL queries and table schemas of a PostgreSQL database.',
+    category: 'database',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-postgres@0.6.2',
+    launch: { command: 'mcp-server-postgres', args: ['credential:connection_string'], env: {} },
+    credential_schema: credentials(
+      {
+        connection_string: {
+          title: 'Connection string',
+          description: 'postgresql://user:password@host:5432/database',
+          secret: true,
+        },
+      },
+      ['connection_string'],
+    ),
+    config_schema: NO_CONFIG,
+    // The database host is the user's choice.
+    egress: ['*'],
+  },
+  {
+    id: 'slack-server',
+    name: 'Slack',
+    description: 'Channels, messages, threads, reactions and users of a Slack workspace.',
+    category: 'communication',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-slack@2025.4.25',
+    launch: {
+      command: 'mcp-server-slack',
+      args: [],
+      env: {
+        SLACK_BOT_TOKEN: 'credential:slack_bot_token',
+        SLACK_TEAM_ID: 'credential:slack_team_id',
+        SLACK_CHANNEL_IDS: 'credential:slack_channel_ids',
+      },
+    },
+    credential_schema: credentials(
+      {
+        slack_bot_token: { title: 'Bot token', description: 'The bot user OAuth token (xoxb-...).', secret: true },
+        slack_team_id: { title: 'Team id', description: 'The workspace id (T...).' },
+        slack_channel_ids: {
+          title: 'Channel ids',
+          description: 'Optional comma-separated channel ids to limit the channels listed.',
+        },
+      },
+      ['slack_bot_token', 'slack_team_id'],
+    ),
+    config_schema: NO_CONFIG,
+    egress: ['slack.com'],
+  },
+  {
+    id: 'google-drive-server',
+    name: 'Google Drive',
+    description: 'Search and read documents and files of Google Drive.',
+    category: 'productivity',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-gdrive@2025.1.14',
+    launch: {
+      command: 'mcp-server-gdrive',
+      args: [],
+      env: { GDRIVE_CREDENTIALS_PATH: 'credential-file:google_oauth_credentials' },
+    },
+    credential_schema: credentials(
+      {
+        google_oauth_credentials: {
+          title: 'OAuth credentials',
+          description: 'The authorised user credentials as JSON text (access_token, refresh_token, ...).',
+          secret: true,
+          json: true,
+        },
+      },
+      ['google_oauth_credentials'],
+    ),
+    config_schema: NO_CONFIG,
+    egress: ['www.googleapis.com', 'oauth2.googleapis.com'],
+  },
+  {
+    id: 'jira-server',
+    name: 'Jira',
+    description: 'Issues, projects and searches of a Jira Cloud site through the Atlassian REST API.',
+    category: 'productivity',
+    transport: 'stdio',
+    package: '@aashari/mcp-server-atlassian-jira@3.3.0',
+    launch: {
+      // Any argument switches this package to its CLI mode: start it with none.
+      command: 'mcp-atlassian-jira',
+      args: [],
+      env: {
+        TRANSPORT_MODE: 'stdio',
+        ATLASSIAN_SITE_NAME: 'credential:atlassian_site_name',
+        ATLASSIAN_USER_EMAIL: 'credential:atlassian_user_email',
+        ATLASSIAN_API_TOKEN: 'credential:atlassian_api_token',
+      },
+    },
+    credential_schema: credentials(
+      {
+        atlassian_site_name: { title: 'Site name', description: 'The subdomain of <site>.atlassian.net.' },
+        atlassian_user_email: { title: 'User email', description: 'The email of the Atlassian account.' },
+        atlassian_api_token: { title: 'API token', description: 'An Atlassian API token.', secret: true },
+      },
+      ['atlassian_site_name', 'atlassian_user_email', 'atlassian_api_token'],
+    ),
+    config_schema: NO_CONFIG,
+    egress: ['*.atlassian.net'],
+  },
+  {
+    id: 'custom-api-server',
+    name: 'Custom API',
+    description: 'Any REST API described by an OpenAPI document, each operation a tool.',
+    category: 'custom',
+    transport: 'stdio',
+    package: '@ivotoby/openapi-mcp-server@1.16.1',
+    launch: {
+      command: 'openapi-mcp-server',
+      args: ['--transport', 'stdio'],
+      env: {
+        API_BASE_URL: 'config:api_base_url',
+        OPENAPI_SPEC_PATH: 'config:openapi_spec_url',
+        API_HEADERS: 'credential-headers:api_headers',
+      },
+    },
+    credential_schema: credentials(
+      {
+        api_headers: {
+          title: 'API headers',
+          description: 'Optional JSON object of headers sent with every request, e.g. {"Authorization": "Bearer ..."}.',
+          secret: true,
+          json: true,
+        },
+      },
+      [],
+    ),
+    config_schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['api_base_url', 'openapi_spec_url'],
+      properties: {
+        api_base_url: { type: 'string', format: 'uri', maxLength: 2048, title: 'API base URL' },
+        openapi_spec_url: { type: 'string', format: 'uri', maxLength: 2048, title: 'OpenAPI document URL' },
+      },
+    },
+    // The API host is the user's choice.
+    egress: ['*'],
+  },
+  {
+    id: 'filesystem-server',
+    name: 'File system',
+    description: 'Read, write, search and organise files in the connection\'s own working directory.',
+    category: 'filesystem',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-filesystem@2026.8.31',
+    launch: { command: 'mcp-server-filesystem', args: ['workdir:.'], env: {} },
+    credential_schema: NO_CREDENTIALS,
+    config_schema: NO_CONFIG,
+    egress: [],
+  },
+  {
+    id: 'memory-server',
+    name: 'Memory',
+    description: 'A knowledge graph of entities, relations and observations the agent keeps between runs.',
+    category: 'knowledge',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-memory@2026.8.31',
+    launch: { command: 'mcp-server-memory', args: [], env: { MEMORY_FILE_PATH: 'workdir:memory.jsonl' } },
+    credential_schema: NO_CREDENTIALS,
+    config_schema: NO_CONFIG,
+    egress: [],
+  },
+  {
+    id: 'everything-server',
+    name: 'Everything (test server)',
+    description: 'The MCP reference server exercising every protocol feature; for trying the platform out.',
+    category: 'testing',
+    transport: 'stdio',
+    package: '@modelcontextprotocol/server-everything@2026.8.31',
+    launch: { command: 'mcp-server-everything', args: ['stdio'], env: { DEMO_SECRET: 'credential:demo_secret' } },
+    credential_schema: credentials(
+      { demo_secret: { title: 'Demo secret', description: 'Optional; passed to the server as DEMO_SECRET.', secret: true } },
+      [],
+    ),
+    config_schema: NO_CONFIG,
+    egress: [],
+  },
+];

@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { McpServerEntity } from './mcp-server.entity';
+
+@Injectable()
+export class McpServersRepository {
+  private readonly rows: Repository<McpServerEntity>;
+
+  constructor(dataSource: DataSource) {
+    this.rows = dataSource.getRepository(McpServerEntity);
+  }
+
+  list(): Promise<McpServerEntity[]> {
+    return this.rows.find({ order: { id: 'ASC' } });
+  }
+
+  findById(id: string): Promise<McpServerEntity | null> {
+    return this.rows.findOneBy({ id });
+  }
+
+  /** Inserts; returns false when the id is taken. */
+  async insert(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): Promise<boolean> {
+    const result = await this.rows
+      .createQueryBuilder()
+      .insert()
+      .values(row as QueryDeepPartialEntity<McpServerEntity>)
+      .orIgnore()
+      .returning(['id'])
+      .execute();
+    return result.raw.length > 0;
+  }
+
+  /** Inserts or updates a shipped type, keeping its creation time. */
+  async upsertBuiltin(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): Promise<void> {
+    await this.rows.upsert({ ...row, updatedAt: new Date() } as QueryDeepPartialEntity<McpServerEntity>, { conflictPaths: ['id'] });
+  }
+}

@@ -1,0 +1,53 @@
+import { exitOnEnvError } from '@athenic/config';
+import { type Owner, SERVICE_OF_OWNER } from '@athenic/contracts';
+import { migrate } from '@athenic/database';
+import { BusServer } from '@athenic/messaging';
+import type { DynamicModule, INestMicroservice, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import type { DataSource } from 'typeorm';
+
+export interface BusServiceDefinition<E extends { AMQP_URL: string; DATABASE_URL: string }> {
+  owner: Owner;
+  /** Reads and validates the service's environment (its config/env.ts). */
+  loadEnv: () => E;
+  dataSource: (env: E) => DataSource;
+  module: (env: E, dataSource: DataSource) => DynamicModule;
+  /** Work before the service takes its first message (seeding). */
+  prepare?: (app: INestMicroservice) => Promise<void>;
+}
+
+/**
+ * The start-up of a service whose only inbound traffic is the bus, in order: validate the
+ * environment (exit naming the bad variable), run the service's migrations (an explicit step),
+ * start the Nest app with its pino logger and bus server. SIGTERM stops consuming, lets work in
+ * flight finish, then closes everything.
+ */
+export function runBusService<E extends { AMQP_URL: string; DATABASE_URL: string }>(definition: BusServiceDefinition<E>): void {
+  const service = SERVICE_OF_OWNER[definition.owner];
+  const start = async () => {
+    let env: E;
+    try {
+      env = definition.loadEnv();
+    } catch (error) {
+      exitOnEnvError(error, service);
+    }
+    const dataSource = definition.dataSource(env);
+    await migrate(dataSource);
+    const app = await NestFactory.createMicroservice(definition.module(env, dataSource), {
+      strategy: new BusServer({ url: env.AMQP_URL, owner: definition.owner }),
+      bufferLogs: true,
+    });
+    const logger: LoggerService = app.get(Logger);
+    app.useLogger(logger);
+    app.enableShutdownHooks();
+    await app.init();
+    await definition.prepare?.(app);
+    await app.listen();
+    logger.log(`${service} ready (pid ${process.pid})`, 'Bootstrap');
+  };
+  start().catch((error: unknown) => {
+    process.stderr.write(`${service} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,2 @@
+export * from './bus-service';
+export * from './service-module';

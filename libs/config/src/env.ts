@@ -1,0 +1,63 @@
+import { plainToInstance } from 'class-transformer';
+import { IsIn, Matches, validateSync, type ValidationError } from 'class-validator';
+
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvError';
+  }
+}
+
+type Class<T> = new () => T;
+
+/**
+ * Validates an environment against a class of class-validator rules. Defaults are the class's
+ * property initialisers. The error names every bad variable and what it must be; the value is
+ * never echoed, since it may be a secret.
+ */
+export function validateEnv<T extends object>(cls: Class<T>, source: NodeJS.ProcessEnv): T {
+  const defaults = new cls() as Record<string, unknown>;
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(defaults)) {
+    const value = source[key];
+    raw[key] = value === undefined || value === '' ? defaults[key] : value;
+  }
+  const env = plainToInstance(cls, raw, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(env, { forbidUnknownValues: false });
+  if (errors.length > 0) throw new EnvError(describe(errors));
+  return env;
+}
+
+function describe(errors: ValidationError[]): string {
+  const lines = errors.map((e) => {
+    const reasons = Object.values(e.constraints ?? {}).join('; ');
+    return `${e.property}: ${reasons}`;
+  });
+  return `Invalid environment: ${lines.join(' | ')}`;
+}
+
+/** Prints a clear start-up failure and exits; used by every app's main.ts. */
+export function exitOnEnvError(error: unknown, service: string): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${service}: ${message}\n`);
+  process.exit(1);
+}
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Variables every service reads. */
+export class CommonEnv {
+  @IsIn(NODE_ENVS)
+  NODE_ENV: NodeEnv = 'development';
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: string = 'info';
+
+  @Matches(/^amqps?:\/\/\S+$/, { message: 'AMQP_URL must be an amqp:// or amqps:// URL' })
+  AMQP_URL: string = 'amqp://guest:guest@127.0.0.1:5672';
+
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL: string = 'postgresql://postgres@127.0.0.1:5432/postgres';
+}

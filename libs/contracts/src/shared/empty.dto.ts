@@ -1,0 +1,2 @@
+/** A payload or reply that carries no fields. */
+export class Empty {}

@@ -1,0 +1,40 @@
+import { plainToInstance } from 'class-transformer';
+import { validate, type ValidationError } from 'class-validator';
+import type { Class } from './message';
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+/**
+ * Checks a plain value against a contract class: unknown fields, wrong types and missing fields
+ * are all reported, each as one line naming its field (nested fields with dotted paths).
+ */
+export async function validatePayload<T extends object>(cls: Class<T>, data: unknown): Promise<Validated<T>> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, errors: ['payload must be a JSON object'] };
+  }
+  const value = plainToInstance(cls as new () => T, data);
+  const errors = await validate(value, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+  return errors.length === 0 ? { ok: true, value } : { ok: false, errors: formatValidationErrors(errors) };
+}
+
+export function formatValidationErrors(errors: ValidationError[], parent = ''): string[] {
+  const lines: string[] = [];
+  for (const error of errors) {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    const constraints = error.constraints ?? {};
+    if (constraints.whitelistValidation) {
+      lines.push(`${field} is not a known field`);
+      continue;
+    }
+    if (error.value === undefined && Object.keys(constraints).length > 0) {
+      // Optional fields are skipped when absent, so any failure on an absent value means "required".
+      lines.push(`${field} is required`);
+      continue;
+    }
+    for (const message of Object.values(constraints)) {
+      lines.push(message.startsWith(error.property) ? `${field}${message.slice(error.property.length)}` : `${field}: ${message}`);
+    }
+    if (error.children?.length) lines.push(...formatValidationErrors(error.children, field));
+  }
+  return lines;
+}

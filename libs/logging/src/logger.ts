@@ -1,0 +1,50 @@
+import type { Params } from 'nestjs-pino';
+import type { IncomingMessage } from 'node:http';
+import { currentCorrelationId } from './correlation';
+
+export interface LoggingOptions {
+  service: string;
+  level: string;
+}
+
+/**
+ * Structured JSON logs with pino: one line per event, the service name and the correlation id on
+ * every line, credentials and keys redacted wherever they could appear.
+ */
+export function loggerParams(options: LoggingOptions): Params {
+  return {
+    pinoHttp: {
+      level: options.level,
+      base: { service: options.service },
+      messageKey: 'msg',
+      mixin: () => {
+        const correlationId = currentCorrelationId();
+        return correlationId ? { correlation_id: correlationId } : {};
+      },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-api-key"]',
+          'req.headers["mcp-session-id"]',
+          'res.headers["set-cookie"]',
+        ],
+        censor: '[redacted]',
+      },
+      // The correlation middleware has already chosen the id.
+      genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
+      serializers: {
+        req: (req: { id?: string; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: stripQuery(req.url) }),
+        res: (res: { statusCode?: number }) => ({ status: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      autoLogging: { ignore: (req) => req.url === '/health' },
+    },
+  };
+}
+
+/** Query strings may carry ids a user typed; keep the path only. */
+function stripQuery(url: string | undefined): string | undefined {
+  return url?.split('?')[0];
+}

@@ -1,0 +1,41 @@
+import type { CommandDef, EventDef, PayloadOf, ReplyOf } from '@athenic/contracts';
+import { EventPattern, MessagePattern, type RmqContext } from '@nestjs/microservices';
+
+/** What a handler threw, carried past Nest's own exception layer to the bus server's policy. */
+export class HandlerFailure {
+  constructor(readonly error: unknown) {}
+}
+
+type CommandHandler<D> = (payload: PayloadOf<D>, context: RmqContext) => Promise<ReplyOf<D>> | ReplyOf<D>;
+type EventHandler<D> = (payload: PayloadOf<D>, context: RmqContext) => Promise<void> | void;
+
+/**
+ * Marks a method as the handler of one message of `libs/contracts`. The method's payload and
+ * return types must match the definition, or the code does not compile. The bus server validates
+ * the payload, acks, replies and dead-letters; the method only does the work.
+ */
+export function Handle<D extends CommandDef<string, any, any>>(
+  def: D,
+): <M extends CommandHandler<D>>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<M>) => void;
+export function Handle<D extends EventDef<string, any>>(
+  def: D,
+): <M extends EventHandler<D>>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<M>) => void;
+export function Handle(def: CommandDef<string, any, any> | EventDef<string, any>) {
+  return (target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<(...args: any[]) => any>) => {
+    const original = descriptor.value!;
+    const wrapped = async function (this: unknown, ...args: unknown[]) {
+      try {
+        return await original.apply(this, args);
+      } catch (error) {
+        return new HandlerFailure(error);
+      }
+    };
+    for (const metaKey of Reflect.getMetadataKeys(original)) {
+      Reflect.defineMetadata(metaKey, Reflect.getMetadata(metaKey, original), wrapped);
+    }
+    Object.defineProperty(wrapped, 'name', { value: original.name });
+    descriptor.value = wrapped;
+    const pattern = def.kind === 'command' ? MessagePattern(def.name) : EventPattern(def.name);
+    pattern(target, key, descriptor);
+  };
+}

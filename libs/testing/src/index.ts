@@ -1,0 +1,5 @@
+export * from './http-client';
+export * from './infrastructure';
+export * from './platform';
+export * from './repo';
+export * from './service-process';

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Everything the platform needs on this machine, idempotent and quick when nothing changed:
+# npm packages from the lockfile, the MCP servers' packages (installed ahead, never at deploy
+# time), bubblewrap for the local sandbox, and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<18)) { console.error(`Node.js >= 20.18 is needed (found ${process.version})`); process.exit(1) }'
+
+hash_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# npm ci when the lockfile changed since the last install.
+stamp=node_modules/.athenic-lock-hash
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(hash_of package-lock.json)" ]; then
+  echo "setup: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  hash_of package-lock.json > "$stamp"
+fi
+
+# Each MCP server's package in its own folder, so a sandbox mounts only its own files.
+for dir in mcp-packages/*/; do
+  dir=${dir%/}
+  [ -f "$dir/package-lock.json" ] || continue
+  stamp="$dir/node_modules/.athenic-lock-hash"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(hash_of "$dir/package-lock.json")" ]; then
+    echo "setup: installing $(basename "$dir")"
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+    hash_of "$dir/package-lock.json" > "$stamp"
+  fi
+done
+
+# bubblewrap isolates the local sandboxes; without it they run unisolated (with a warning).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing bubblewrap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
+      || echo "setup: WARNING: could not install bubblewrap; local sandboxes will run without isolation"
+  else
+    echo "setup: WARNING: bubblewrap (bwrap) is missing; install it (apt-get install bubblewrap) for isolated local sandboxes"
+  fi
+fi
+
+node scripts/build.js

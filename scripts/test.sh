@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: setup and build, static checks, then every tier of tests against the
+# real RabbitMQ and Postgres (testcontainers when a container runtime answers, the local
+# services otherwise). The serial tier (restarts and kills) runs last, one test at a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+echo "test: type check"
+node_modules/.bin/tsc -p tsconfig.json --noEmit
+echo "test: lint"
+node_modules/.bin/eslint --max-warnings 0 .
+echo "test: unit, integration and end-to-end tiers"
+node_modules/.bin/jest --selectProjects unit integration e2e --maxWorkers=2 "$@"
+echo "test: serial tier"
+node_modules/.bin/jest --selectProjects serial --runInBand --passWithNoTests "$@"

@@ -1,0 +1,77 @@
+import { REPO_ROOT } from '@athenic/testing';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+
+// No container engine runs here, so the compose file and Dockerfile are checked for what can be
+// checked without one: structure, health checks, start order, and that they match the repo.
+const SERVICES = ['api-gateway', 'registry-service', 'credential-service', 'sandbox-service', 'agent-runner'];
+const read = (file: string) => fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
+
+interface ComposeService {
+  command?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  environment?: Record<string, string>;
+  image?: string;
+  build?: string;
+}
+
+describe('docker-compose.yml', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+
+  it('runs RabbitMQ with its management UI, Postgres and the five services', () => {
+    expect(Object.keys(compose.services).sort()).toEqual([...SERVICES, 'postgres', 'rabbitmq'].sort());
+    expect(compose.services.rabbitmq.image).toMatch(/^rabbitmq:.*management/);
+    expect(compose.services.postgres.image).toMatch(/^postgres:/);
+  });
+
+  it.each(SERVICES)('starts %s from its built entry point once Postgres and RabbitMQ are healthy', (name) => {
+    const service = compose.services[name];
+    expect(service.build).toBe('.');
+    expect(service.command).toEqual(['node', '--enable-source-maps', `dist/apps/${name}/src/main.js`]);
+    expect(fs.existsSync(path.join(REPO_ROOT, 'apps', name, 'src', 'main.ts'))).toBe(true);
+    expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
+    expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy' });
+    expect(service.environment?.DATABASE_URL).toContain('@postgres:5432/');
+    expect(service.environment?.AMQP_URL).toContain('@rabbitmq:5672');
+  });
+
+  it('gives every container a health check, the services through scripts/healthcheck.js', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.healthcheck?.test?.length).toBeGreaterThan(0);
+      if (SERVICES.includes(name)) expect(service.healthcheck!.test).toEqual(['CMD', 'node', 'scripts/healthcheck.js', name]);
+    }
+    expect(fs.existsSync(path.join(REPO_ROOT, 'scripts', 'healthcheck.js'))).toBe(true);
+  });
+
+  it('starts the gateway after the four services are healthy', () => {
+    const deps = compose.services['api-gateway'].depends_on ?? {};
+    for (const name of SERVICES.filter((s) => s !== 'api-gateway')) expect(deps[name]).toEqual({ condition: 'service_healthy' });
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const stages = dockerfile.split('\n').filter((l) => /^FROM /.test(l));
+
+  it('is multi-stage and runs as a non-root user', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/\nUSER (?!root\b)\w+/);
+    expect(runtime).toContain('COPY --from=build --chown=root:root /app/dist ./dist');
+  });
+
+  it('installs from the lockfile every workspace the repository has', () => {
+    const workspaces = ['apps', 'libs'].flatMap((dir) =>
+      fs.readdirSync(path.join(REPO_ROOT, dir)).filter((name) => fs.existsSync(path.join(REPO_ROOT, dir, name, 'package.json'))).map((name) => `${dir}/${name}`),
+    );
+    for (const workspace of workspaces) expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);
+    expect(dockerfile).toContain('RUN npm ci');
+  });
+
+  it('installs the MCP servers\' packages ahead and bubblewrap for the local sandbox', () => {
+    expect(dockerfile).toMatch(/mcp-packages\/\*\/.*npm ci/s);
+    expect(dockerfile).toContain('bubblewrap');
+  });
+});
