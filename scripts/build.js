@@ -30,7 +30,9 @@ function* sources(dir) {
 async function main() {
   const started = Date.now();
   fs.rmSync(out, { recursive: true, force: true });
-  const files = ['apps', 'libs', 'bench', 'scripts'].flatMap((d) => [...sources(path.join(root, d))]);
+  const files = ['apps', 'libs', 'bench', 'scripts'].flatMap((d) => [
+    ...sources(path.join(root, d)),
+  ]);
   await Promise.all(
     files.map(async (file) => {
       const target = path.join(out, path.relative(root, file)).replace(/\.ts$/, '.js');
@@ -43,11 +45,16 @@ async function main() {
         jsc: { ...swcrc.jsc, baseUrl: root, paths: tsconfig.compilerOptions.paths },
       });
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, `${result.code}\n//# sourceMappingURL=${path.basename(target)}.map\n`);
+      fs.writeFileSync(
+        target,
+        `${result.code}\n//# sourceMappingURL=${path.basename(target)}.map\n`,
+      );
       if (result.map) fs.writeFileSync(`${target}.map`, result.map);
     }),
   );
-  process.stdout.write(`build: ${files.length} files compiled to dist/ in ${Date.now() - started} ms\n`);
+  process.stdout.write(
+    `build: ${files.length} files compiled to dist/ in ${Date.now() - started} ms\n`,
+  );
 }
 
 main().catch((error) => {

@@ -17,19 +17,27 @@ const timeoutMs = 3000;
 
 async function viaHttp() {
   const port = process.env.PORT || '3000';
-  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(`http://127.0.0.1:${port}/health`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   // The gateway itself answers: its own health is what this container is checked for.
   const body = await res.json();
   return body.checks && body.checks['api-gateway'] && body.checks['api-gateway'].status === 'ok';
 }
 
 async function viaBus(owner) {
-  const connection = await amqp.connect(process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672', { timeout: timeoutMs });
+  const connection = await amqp.connect(
+    process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672',
+    { timeout: timeoutMs },
+  );
   try {
     const channel = await connection.createChannel();
     const id = randomUUID();
     const reply = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no reply within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       channel.consume(
         'amq.rabbitmq.reply-to',
         (msg) => {
@@ -53,7 +61,12 @@ async function viaBus(owner) {
   }
 }
 
-const check = service === 'api-gateway' ? viaHttp() : OWNERS[service] ? viaBus(OWNERS[service]) : Promise.reject(new Error(`unknown service "${service}"`));
+const check =
+  service === 'api-gateway'
+    ? viaHttp()
+    : OWNERS[service]
+      ? viaBus(OWNERS[service])
+      : Promise.reject(new Error(`unknown service "${service}"`));
 check.then(
   (healthy) => {
     process.stdout.write(`${service}: ${healthy ? 'healthy' : 'unhealthy'}\n`);

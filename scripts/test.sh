@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "test: type check"
 node_modules/.bin/tsc -p tsconfig.json --noEmit
-echo "test: lint"
+echo "test: lint and format"
 node_modules/.bin/eslint --max-warnings 0 .
+node_modules/.bin/prettier --check --log-level warn .
 echo "test: unit, integration and end-to-end tiers"
 node_modules/.bin/jest --selectProjects unit integration e2e --maxWorkers=2 "$@"
 echo "test: serial tier"

@@ -1,4 +1,11 @@
-import { ApiClient, createTestInfrastructure, REPO_ROOT, SERVICE_NAMES, type TestInfrastructure, TestPlatform } from '@athenic/testing';
+import {
+  ApiClient,
+  createTestInfrastructure,
+  REPO_ROOT,
+  SERVICE_NAMES,
+  type TestInfrastructure,
+  TestPlatform,
+} from '@athenic/testing';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -63,7 +70,11 @@ describe('the platform as a whole: registry through the REST API, health, errors
   it('answers 404 with the error body for an unknown server type', async () => {
     const res = await api.get('/functions/v1/mcp-servers/no-such-server');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ statusCode: 404, error: 'not_found', message: expect.stringContaining('no-such-server') });
+    expect(res.body).toEqual({
+      statusCode: 404,
+      error: 'not_found',
+      message: expect.stringContaining('no-such-server'),
+    });
   });
 
   it('lets the service role add a server type, visible to every caller, and refuses a duplicate id with 409', async () => {
@@ -73,14 +84,27 @@ describe('the platform as a whole: registry through the REST API, health, errors
       description: 'A command-only test server type.',
       category: 'testing',
       transport: 'stdio',
-      launch: { command: 'node', args: ['-e', 'process.stdin.pipe(process.stdout)'], env: { GREETING: 'config:greeting' } },
+      launch: {
+        command: 'node',
+        args: ['-e', 'process.stdin.pipe(process.stdout)'],
+        env: { GREETING: 'config:greeting' },
+      },
       credential_schema: { type: 'object', additionalProperties: false, properties: {} },
-      config_schema: { type: 'object', additionalProperties: false, properties: { greeting: { type: 'string' } } },
+      config_schema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { greeting: { type: 'string' } },
+      },
       egress: [],
     };
     const created = await api.post('/functions/v1/mcp-servers', type);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: 'echo-tool', package: null, version: null, egress: [] });
+    expect(created.body).toMatchObject({
+      id: 'echo-tool',
+      package: null,
+      version: null,
+      egress: [],
+    });
     expect((await api.get('/functions/v1/mcp-servers/echo-tool')).status).toBe(200);
     const again = await api.post('/functions/v1/mcp-servers', type);
     expect(again.status).toBe(409);
@@ -126,7 +150,11 @@ describe('the platform as a whole: registry through the REST API, health, errors
     it('malformed JSON gives 400', async () => {
       const res = await api.post('/functions/v1/mcp-servers', '{"id": ');
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ statusCode: 400, error: 'validation_failed', message: 'The request body is not valid JSON.' });
+      expect(res.body).toEqual({
+        statusCode: 400,
+        error: 'validation_failed',
+        message: 'The request body is not valid JSON.',
+      });
     });
 
     it('an unknown field gives 400 naming it', async () => {
@@ -149,7 +177,12 @@ describe('the platform as a whole: registry through the REST API, health, errors
       });
       expect(res.status).toBe(400);
       expect(res.body.message).toMatch(/^Invalid request: name/);
-      expect(res.body.details).toEqual(expect.arrayContaining([expect.stringMatching(/^name must be a string/), expect.stringMatching(/^launch\.args must be an array/)]));
+      expect(res.body.details).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^name must be a string/),
+          expect.stringMatching(/^launch\.args must be an array/),
+        ]),
+      );
     });
 
     it('a missing field gives 400 saying it is required', async () => {
@@ -170,7 +203,9 @@ describe('the platform as a whole: registry through the REST API, health, errors
     });
 
     it('a body over 256 KiB gives 413', async () => {
-      const res = await api.post('/functions/v1/mcp-servers', { description: 'x'.repeat(300 * 1024) });
+      const res = await api.post('/functions/v1/mcp-servers', {
+        description: 'x'.repeat(300 * 1024),
+      });
       expect(res.status).toBe(413);
       expect(res.body.error).toBe('payload_too_large');
     });
@@ -198,16 +233,26 @@ describe('the platform as a whole: registry through the REST API, health, errors
     const anonymous = api.withKey(undefined);
     const doc = await anonymous.get('/docs-json');
     expect(doc.status).toBe(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/functions/v1/mcp-servers', '/functions/v1/mcp-servers/{id}', '/health']));
-    expect(doc.body.components.schemas.CreateMcpServerCommand.required).toEqual(expect.arrayContaining(['id', 'launch']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/functions/v1/mcp-servers',
+        '/functions/v1/mcp-servers/{id}',
+        '/health',
+      ]),
+    );
+    expect(doc.body.components.schemas.CreateMcpServerCommand.required).toEqual(
+      expect.arrayContaining(['id', 'launch']),
+    );
     const ui = await anonymous.get('/docs');
     expect(ui.status).toBe(200);
     expect(String(ui.body)).toContain('swagger');
   });
 
-  it('carries the caller\'s correlation id into the logs of every service that handled the request', async () => {
+  it("carries the caller's correlation id into the logs of every service that handled the request", async () => {
     const correlationId = `corr-${Date.now()}`;
-    const res = await api.get('/functions/v1/mcp-servers/memory-server', { 'x-correlation-id': correlationId });
+    const res = await api.get('/functions/v1/mcp-servers/memory-server', {
+      'x-correlation-id': correlationId,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-correlation-id')).toBe(correlationId);
     const carrying = (name: 'api-gateway' | 'registry-service') =>
@@ -216,19 +261,34 @@ describe('the platform as a whole: registry through the REST API, health, errors
     await expect(carrying('registry-service')).resolves.toBeUndefined();
   });
 
-  it.each(SERVICE_NAMES)('passes the container health check of %s (a plain AMQP client or HTTP)', async (name) => {
-    const { stdout } = await execFileAsync(process.execPath, ['scripts/healthcheck.js', name], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, AMQP_URL: infra.amqpUrl, PORT: new URL(platform.baseUrl).port },
-    });
-    expect(stdout.trim()).toBe(`${name}: healthy`);
-  });
+  it.each(SERVICE_NAMES)(
+    'passes the container health check of %s (a plain AMQP client or HTTP)',
+    async (name) => {
+      const { stdout } = await execFileAsync(process.execPath, ['scripts/healthcheck.js', name], {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH,
+          AMQP_URL: infra.amqpUrl,
+          PORT: new URL(platform.baseUrl).port,
+        },
+      });
+      expect(stdout.trim()).toBe(`${name}: healthy`);
+    },
+  );
 
   it('reports every service healthy, then names the one that stopped with a 503, and its routes answer 503 quickly', async () => {
     const healthy = await api.withKey(undefined).get('/health');
     expect(healthy.status).toBe(200);
     expect(Object.keys(healthy.body.checks).sort()).toEqual(
-      ['agent-runner', 'api-gateway', 'credential-service', 'postgres', 'rabbitmq', 'registry-service', 'sandbox-service'].sort(),
+      [
+        'agent-runner',
+        'api-gateway',
+        'credential-service',
+        'postgres',
+        'rabbitmq',
+        'registry-service',
+        'sandbox-service',
+      ].sort(),
     );
 
     await platform.service('registry-service').stop();
@@ -236,7 +296,10 @@ describe('the platform as a whole: registry through the REST API, health, errors
       const down = await api.withKey(undefined).get('/health');
       expect(down.status).toBe(503);
       expect(down.body.status).toBe('error');
-      expect(down.body.checks['registry-service']).toEqual({ status: 'error', error: expect.stringContaining('did not answer') });
+      expect(down.body.checks['registry-service']).toEqual({
+        status: 'error',
+        error: expect.stringContaining('did not answer'),
+      });
       expect(down.body.checks['sandbox-service']).toEqual({ status: 'ok' });
 
       const started = Date.now();

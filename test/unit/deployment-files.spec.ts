@@ -5,7 +5,13 @@ import { parse } from 'yaml';
 
 // No container engine runs here, so the compose file and Dockerfile are checked for what can be
 // checked without one: structure, health checks, start order, and that they match the repo.
-const SERVICES = ['api-gateway', 'registry-service', 'credential-service', 'sandbox-service', 'agent-runner'];
+const SERVICES = [
+  'api-gateway',
+  'registry-service',
+  'credential-service',
+  'sandbox-service',
+  'agent-runner',
+];
 const read = (file: string) => fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
 
 interface ComposeService {
@@ -18,36 +24,49 @@ interface ComposeService {
 }
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
 
   it('runs RabbitMQ with its management UI, Postgres and the five services', () => {
-    expect(Object.keys(compose.services).sort()).toEqual([...SERVICES, 'postgres', 'rabbitmq'].sort());
+    expect(Object.keys(compose.services).sort()).toEqual(
+      [...SERVICES, 'postgres', 'rabbitmq'].sort(),
+    );
     expect(compose.services.rabbitmq.image).toMatch(/^rabbitmq:.*management/);
     expect(compose.services.postgres.image).toMatch(/^postgres:/);
   });
 
-  it.each(SERVICES)('starts %s from its built entry point once Postgres and RabbitMQ are healthy', (name) => {
-    const service = compose.services[name];
-    expect(service.build).toBe('.');
-    expect(service.command).toEqual(['node', '--enable-source-maps', `dist/apps/${name}/src/main.js`]);
-    expect(fs.existsSync(path.join(REPO_ROOT, 'apps', name, 'src', 'main.ts'))).toBe(true);
-    expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
-    expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy' });
-    expect(service.environment?.DATABASE_URL).toContain('@postgres:5432/');
-    expect(service.environment?.AMQP_URL).toContain('@rabbitmq:5672');
-  });
+  it.each(SERVICES)(
+    'starts %s from its built entry point once Postgres and RabbitMQ are healthy',
+    (name) => {
+      const service = compose.services[name];
+      expect(service.build).toBe('.');
+      expect(service.command).toEqual([
+        'node',
+        '--enable-source-maps',
+        `dist/apps/${name}/src/main.js`,
+      ]);
+      expect(fs.existsSync(path.join(REPO_ROOT, 'apps', name, 'src', 'main.ts'))).toBe(true);
+      expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
+      expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy' });
+      expect(service.environment?.DATABASE_URL).toContain('@postgres:5432/');
+      expect(service.environment?.AMQP_URL).toContain('@rabbitmq:5672');
+    },
+  );
 
   it('gives every container a health check, the services through scripts/healthcheck.js', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       expect(service.healthcheck?.test?.length).toBeGreaterThan(0);
-      if (SERVICES.includes(name)) expect(service.healthcheck!.test).toEqual(['CMD', 'node', 'scripts/healthcheck.js', name]);
+      if (SERVICES.includes(name))
+        expect(service.healthcheck!.test).toEqual(['CMD', 'node', 'scripts/healthcheck.js', name]);
     }
     expect(fs.existsSync(path.join(REPO_ROOT, 'scripts', 'healthcheck.js'))).toBe(true);
   });
 
   it('starts the gateway after the four services are healthy', () => {
     const deps = compose.services['api-gateway'].depends_on ?? {};
-    for (const name of SERVICES.filter((s) => s !== 'api-gateway')) expect(deps[name]).toEqual({ condition: 'service_healthy' });
+    for (const name of SERVICES.filter((s) => s !== 'api-gateway'))
+      expect(deps[name]).toEqual({ condition: 'service_healthy' });
   });
 });
 
@@ -64,13 +83,17 @@ describe('Dockerfile', () => {
 
   it('installs from the lockfile every workspace the repository has', () => {
     const workspaces = ['apps', 'libs'].flatMap((dir) =>
-      fs.readdirSync(path.join(REPO_ROOT, dir)).filter((name) => fs.existsSync(path.join(REPO_ROOT, dir, name, 'package.json'))).map((name) => `${dir}/${name}`),
+      fs
+        .readdirSync(path.join(REPO_ROOT, dir))
+        .filter((name) => fs.existsSync(path.join(REPO_ROOT, dir, name, 'package.json')))
+        .map((name) => `${dir}/${name}`),
     );
-    for (const workspace of workspaces) expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);
+    for (const workspace of workspaces)
+      expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);
     expect(dockerfile).toContain('RUN npm ci');
   });
 
-  it('installs the MCP servers\' packages ahead and bubblewrap for the local sandbox', () => {
+  it("installs the MCP servers' packages ahead and bubblewrap for the local sandbox", () => {
     expect(dockerfile).toMatch(/mcp-packages\/\*\/.*npm ci/s);
     expect(dockerfile).toContain('bubblewrap');
   });

@@ -7,6 +7,9 @@ import type { AgentEnv } from './config/env';
 @Module({})
 export class AppModule {
   static register(env: AgentEnv, dataSource: DataSource): DynamicModule {
-    return { module: AppModule, ...serviceModuleMetadata({ owner: 'agent', env, dataSource, health: AgentHealthGet }) };
+    return {
+      module: AppModule,
+      ...serviceModuleMetadata({ owner: 'agent', env, dataSource, health: AgentHealthGet }),
+    };
   }
 }

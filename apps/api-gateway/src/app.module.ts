@@ -21,9 +21,17 @@ export class AppModule {
       module: AppModule,
       imports: [
         LoggerModule.forRoot(loggerParams({ service: 'api-gateway', level: config.env.LOG_LEVEL })),
-        BusModule.forRoot({ url: config.env.AMQP_URL, owner: 'gateway', requestTimeoutMs: config.env.REQUEST_TIMEOUT_MS }),
+        BusModule.forRoot({
+          url: config.env.AMQP_URL,
+          owner: 'gateway',
+          requestTimeoutMs: config.env.REQUEST_TIMEOUT_MS,
+        }),
       ],
-      controllers: [HealthController, McpServersController, ServiceHealthController(GatewayHealthGet)],
+      controllers: [
+        HealthController,
+        McpServersController,
+        ServiceHealthController(GatewayHealthGet),
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },

@@ -25,17 +25,31 @@ async function main(): Promise<void> {
   app.disable('x-powered-by');
   configureRequestPipeline(app, config);
   setupOpenApi(app, config.publicBaseUrl);
-  app.connectMicroservice({ strategy: new BusServer({ url: config.env.AMQP_URL, owner: 'gateway' }) }, { inheritAppConfig: true });
+  app.connectMicroservice(
+    { strategy: new BusServer({ url: config.env.AMQP_URL, owner: 'gateway' }) },
+    { inheritAppConfig: true },
+  );
   app.enableShutdownHooks();
   // HTTP comes up even while the broker is down, so /health can say so; the bus server joins
   // as soon as RabbitMQ answers.
-  app.startAllMicroservices().catch((error: unknown) => logger.error(`Bus server failed: ${String(error)}`, 'Bootstrap'));
+  app
+    .startAllMicroservices()
+    .catch((error: unknown) => logger.error(`Bus server failed: ${String(error)}`, 'Bootstrap'));
   await app.listen(config.env.PORT);
-  if (config.secretsFile) logger.log(`Development secrets (SERVICE_ROLE_KEY, ...) are in ${config.secretsFile}`, 'Bootstrap');
-  logger.log(`api-gateway ready: API ${config.publicBaseUrl}/functions/v1, docs ${config.publicBaseUrl}/docs`, 'Bootstrap');
+  if (config.secretsFile)
+    logger.log(
+      `Development secrets (SERVICE_ROLE_KEY, ...) are in ${config.secretsFile}`,
+      'Bootstrap',
+    );
+  logger.log(
+    `api-gateway ready: API ${config.publicBaseUrl}/functions/v1, docs ${config.publicBaseUrl}/docs`,
+    'Bootstrap',
+  );
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`api-gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `api-gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -7,6 +7,14 @@ import type { CredentialEnv } from './config/env';
 @Module({})
 export class AppModule {
   static register(env: CredentialEnv, dataSource: DataSource): DynamicModule {
-    return { module: AppModule, ...serviceModuleMetadata({ owner: 'credential', env, dataSource, health: CredentialHealthGet }) };
+    return {
+      module: AppModule,
+      ...serviceModuleMetadata({
+        owner: 'credential',
+        env,
+        dataSource,
+        health: CredentialHealthGet,
+      }),
+    };
   }
 }

@@ -1,5 +1,6 @@
 import { RegistryHealthGet } from '@athenic/contracts';
 import { serviceModuleMetadata } from '@athenic/bootstrap';
+import { Outbox } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { REGISTRY_ENV, type RegistryEnv } from './config/env';
@@ -18,7 +19,12 @@ export class AppModule {
         dataSource,
         health: RegistryHealthGet,
         controllers: [McpServersHandler],
-        providers: [{ provide: REGISTRY_ENV, useValue: env }, McpServersRepository, McpServersService],
+        providers: [
+          { provide: REGISTRY_ENV, useValue: env },
+          Outbox,
+          McpServersRepository,
+          McpServersService,
+        ],
       }),
     };
   }

@@ -7,6 +7,9 @@ import type { SandboxEnv } from './config/env';
 @Module({})
 export class AppModule {
   static register(env: SandboxEnv, dataSource: DataSource): DynamicModule {
-    return { module: AppModule, ...serviceModuleMetadata({ owner: 'sandbox', env, dataSource, health: SandboxHealthGet }) };
+    return {
+      module: AppModule,
+      ...serviceModuleMetadata({ owner: 'sandbox', env, dataSource, health: SandboxHealthGet }),
+    };
   }
 }

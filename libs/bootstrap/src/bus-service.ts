@@ -23,7 +23,9 @@ export interface BusServiceDefinition<E extends { AMQP_URL: string; DATABASE_URL
  * start the Nest app with its pino logger and bus server. SIGTERM stops consuming, lets work in
  * flight finish, then closes everything.
  */
-export function runBusService<E extends { AMQP_URL: string; DATABASE_URL: string }>(definition: BusServiceDefinition<E>): void {
+export function runBusService<E extends { AMQP_URL: string; DATABASE_URL: string }>(
+  definition: BusServiceDefinition<E>,
+): void {
   const service = SERVICE_OF_OWNER[definition.owner];
   const start = async () => {
     let env: E;
@@ -47,7 +49,9 @@ export function runBusService<E extends { AMQP_URL: string; DATABASE_URL: string
     logger.log(`${service} ready (pid ${process.pid})`, 'Bootstrap');
   };
   start().catch((error: unknown) => {
-    process.stderr.write(`${service} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `${service} failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

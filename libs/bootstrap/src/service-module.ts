@@ -1,7 +1,18 @@
-import { type CommandDef, type Empty, type Owner, SERVICE_OF_OWNER, type ServiceHealthReply } from '@athenic/contracts';
+import {
+  type CommandDef,
+  type Empty,
+  type Owner,
+  SERVICE_OF_OWNER,
+  type ServiceHealthReply,
+} from '@athenic/contracts';
 import { DatabaseModule, checkDatabase } from '@athenic/database';
 import { loggerParams } from '@athenic/logging';
-import { BusModule, HEALTH_CHECKS, type HealthCheck, ServiceHealthController } from '@athenic/messaging';
+import {
+  BusModule,
+  HEALTH_CHECKS,
+  type HealthCheck,
+  ServiceHealthController,
+} from '@athenic/messaging';
 import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
@@ -19,10 +30,14 @@ export interface ServiceModuleOptions {
  * What every bus service is made of: pino logging, its migrated data source, the bus client, and
  * the handler of its health query (which checks Postgres). The service adds its own features.
  */
-export function serviceModuleMetadata(options: ServiceModuleOptions): Omit<DynamicModule, 'module'> {
+export function serviceModuleMetadata(
+  options: ServiceModuleOptions,
+): Omit<DynamicModule, 'module'> {
   return {
     imports: [
-      LoggerModule.forRoot(loggerParams({ service: SERVICE_OF_OWNER[options.owner], level: options.env.LOG_LEVEL })),
+      LoggerModule.forRoot(
+        loggerParams({ service: SERVICE_OF_OWNER[options.owner], level: options.env.LOG_LEVEL }),
+      ),
       DatabaseModule.forDataSource(options.dataSource),
       BusModule.forRoot({ url: options.env.AMQP_URL, owner: options.owner }),
     ],
@@ -30,7 +45,9 @@ export function serviceModuleMetadata(options: ServiceModuleOptions): Omit<Dynam
     providers: [
       {
         provide: HEALTH_CHECKS,
-        useFactory: (ds: DataSource): HealthCheck[] => [{ name: 'postgres', check: () => checkDatabase(ds) }],
+        useFactory: (ds: DataSource): HealthCheck[] => [
+          { name: 'postgres', check: () => checkDatabase(ds) },
+        ],
         inject: [DataSource],
       },
       ...(options.providers ?? []),

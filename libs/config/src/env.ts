@@ -22,15 +22,23 @@ export function validateEnv<T extends object>(cls: Class<T>, source: NodeJS.Proc
     const value = source[key];
     raw[key] = value === undefined || value === '' ? defaults[key] : value;
   }
-  const env = plainToInstance(cls, raw, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const env = plainToInstance(cls, raw, {
+    enableImplicitConversion: true,
+    exposeDefaultValues: true,
+  });
   const errors = validateSync(env, { forbidUnknownValues: false });
   if (errors.length > 0) throw new EnvError(describe(errors));
   return env;
 }
 
+/** A wrong type explains the other failures (a NaN is also "less than 1"): report it alone. */
+const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isString'];
+
 function describe(errors: ValidationError[]): string {
   const lines = errors.map((e) => {
-    const reasons = Object.values(e.constraints ?? {}).join('; ');
+    const constraints = e.constraints ?? {};
+    const typeFailure = TYPE_CONSTRAINTS.find((key) => key in constraints);
+    const reasons = typeFailure ? constraints[typeFailure] : Object.values(constraints).join('; ');
     return `${e.property}: ${reasons}`;
   });
   return `Invalid environment: ${lines.join(' | ')}`;
@@ -58,6 +66,8 @@ export class CommonEnv {
   @Matches(/^amqps?:\/\/\S+$/, { message: 'AMQP_URL must be an amqp:// or amqps:// URL' })
   AMQP_URL: string = 'amqp://guest:guest@127.0.0.1:5672';
 
-  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  @Matches(/^postgres(ql)?:\/\/\S+$/, {
+    message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
+  })
   DATABASE_URL: string = 'postgresql://postgres@127.0.0.1:5432/postgres';
 }

@@ -4,19 +4,30 @@ import * as path from 'node:path';
 import { EnvError, type NodeEnv } from './env';
 
 /** Secrets every deployment needs; generated once for development, required in production. */
-export const PLATFORM_SECRET_NAMES = ['SERVICE_ROLE_KEY', 'CREDENTIAL_KEYS', 'INTERNAL_SECRET'] as const;
+export const PLATFORM_SECRET_NAMES = [
+  'SERVICE_ROLE_KEY',
+  'CREDENTIAL_KEYS',
+  'INTERNAL_SECRET',
+] as const;
 export type PlatformSecretName = (typeof PLATFORM_SECRET_NAMES)[number];
 export type PlatformSecrets = Record<PlatformSecretName, string>;
 
-const CREDENTIAL_KEYS_PATTERN = /^v[1-9][0-9]{0,5}:[A-Za-z0-9+/]{43}=(,v[1-9][0-9]{0,5}:[A-Za-z0-9+/]{43}=)*$/;
+const CREDENTIAL_KEYS_PATTERN =
+  /^v[1-9][0-9]{0,5}:[A-Za-z0-9+/]{43}=(,v[1-9][0-9]{0,5}:[A-Za-z0-9+/]{43}=)*$/;
 
 const RULES: Record<PlatformSecretName, { test: (v: string) => boolean; hint: string }> = {
-  SERVICE_ROLE_KEY: { test: (v) => v.length >= 32 && !/\s/.test(v), hint: 'at least 32 characters, no spaces' },
+  SERVICE_ROLE_KEY: {
+    test: (v) => v.length >= 32 && !/\s/.test(v),
+    hint: 'at least 32 characters, no spaces',
+  },
   CREDENTIAL_KEYS: {
     test: (v) => CREDENTIAL_KEYS_PATTERN.test(v),
     hint: 'a comma-separated list of v<N>:<base64 of 32 bytes>, e.g. v1:<key>,v2:<key>',
   },
-  INTERNAL_SECRET: { test: (v) => v.length >= 32 && !/\s/.test(v), hint: 'at least 32 characters, no spaces' },
+  INTERNAL_SECRET: {
+    test: (v) => v.length >= 32 && !/\s/.test(v),
+    hint: 'at least 32 characters, no spaces',
+  },
 };
 
 export interface ResolvedSecrets<N extends PlatformSecretName> {
@@ -47,7 +58,9 @@ export function resolvePlatformSecrets<N extends PlatformSecretName>(options: {
     const value = fromEnv || generated?.[name];
     const source = fromEnv ? 'the environment' : options.file;
     if (!value || !RULES[name].test(value)) {
-      throw new EnvError(`Invalid environment: ${name} (from ${source}) must be ${RULES[name].hint}`);
+      throw new EnvError(
+        `Invalid environment: ${name} (from ${source}) must be ${RULES[name].hint}`,
+      );
     }
     secrets[name] = value;
   }
@@ -79,11 +92,15 @@ function readOrCreateSecretsFile(file: string): PlatformSecrets {
   }
   const mode = fs.statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new EnvError(`Secrets file ${file} is readable by other users (mode ${mode.toString(8)}); run chmod 600 on it`);
+    throw new EnvError(
+      `Secrets file ${file} is readable by other users (mode ${mode.toString(8)}); run chmod 600 on it`,
+    );
   }
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as PlatformSecrets;
   } catch {
-    throw new EnvError(`Secrets file ${file} is not valid JSON; delete it to generate new development secrets`);
+    throw new EnvError(
+      `Secrets file ${file} is not valid JSON; delete it to generate new development secrets`,
+    );
   }
 }

@@ -4,9 +4,13 @@ import * as registry from './registry/registry.messages';
 
 function definitions(module: Record<string, unknown>): MessageDef[] {
   return Object.values(module).filter(
-    (value): value is MessageDef => typeof value === 'object' && value !== null && 'kind' in value && 'name' in value,
+    (value): value is MessageDef =>
+      typeof value === 'object' && value !== null && 'kind' in value && 'name' in value,
   );
 }
 
 /** Every message of the bus. The AsyncAPI document is generated from this list. */
-export const ALL_MESSAGES: readonly MessageDef[] = [...definitions(health), ...definitions(registry)];
+export const ALL_MESSAGES: readonly MessageDef[] = [
+  ...definitions(health),
+  ...definitions(registry),
+];

@@ -1,3 +1,5 @@
+// Decorator metadata (class-transformer, class-validator) needs the polyfill before any class loads.
+import 'reflect-metadata';
 export * from './message';
 export * from './errors';
 export * from './catalog';
@@ -8,3 +10,4 @@ export * from './registry/registry.dto';
 export * from './registry/registry.messages';
 export * from './validation';
 export * from './registry/launch-reference';
+export * from './asyncapi';

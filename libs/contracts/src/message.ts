@@ -37,21 +37,25 @@ export interface EventDef<N extends string = string, P = unknown> {
 
 export type MessageDef = CommandDef<string, any, any> | EventDef<string, any>;
 
-export type PayloadOf<D> = D extends CommandDef<string, infer P, unknown>
-  ? P
-  : D extends EventDef<string, infer P>
+export type PayloadOf<D> =
+  D extends CommandDef<string, infer P, unknown>
     ? P
-    : never;
+    : D extends EventDef<string, infer P>
+      ? P
+      : never;
 export type ReplyOf<D> = D extends CommandDef<string, unknown, infer R> ? R : never;
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
 
 function ownerOf(name: string): Owner {
   if (!NAME_PATTERN.test(name)) {
-    throw new Error(`Message name "${name}" must be <owner>.<entity>.<action>, lower-case and dotted`);
+    throw new Error(
+      `Message name "${name}" must be <owner>.<entity>.<action>, lower-case and dotted`,
+    );
   }
   const owner = name.split('.')[0] as Owner;
-  if (!OWNERS.includes(owner)) throw new Error(`Message name "${name}" has unknown owner "${owner}"`);
+  if (!OWNERS.includes(owner))
+    throw new Error(`Message name "${name}" has unknown owner "${owner}"`);
   return owner;
 }
 

@@ -8,13 +8,22 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: string[
  * Checks a plain value against a contract class: unknown fields, wrong types and missing fields
  * are all reported, each as one line naming its field (nested fields with dotted paths).
  */
-export async function validatePayload<T extends object>(cls: Class<T>, data: unknown): Promise<Validated<T>> {
+export async function validatePayload<T extends object>(
+  cls: Class<T>,
+  data: unknown,
+): Promise<Validated<T>> {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, errors: ['payload must be a JSON object'] };
   }
   const value = plainToInstance(cls as new () => T, data);
-  const errors = await validate(value, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
-  return errors.length === 0 ? { ok: true, value } : { ok: false, errors: formatValidationErrors(errors) };
+  const errors = await validate(value, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: false,
+  });
+  return errors.length === 0
+    ? { ok: true, value }
+    : { ok: false, errors: formatValidationErrors(errors) };
 }
 
 export function formatValidationErrors(errors: ValidationError[], parent = ''): string[] {
@@ -32,7 +41,11 @@ export function formatValidationErrors(errors: ValidationError[], parent = ''): 
       continue;
     }
     for (const message of Object.values(constraints)) {
-      lines.push(message.startsWith(error.property) ? `${field}${message.slice(error.property.length)}` : `${field}: ${message}`);
+      lines.push(
+        message.startsWith(error.property)
+          ? `${field}${message.slice(error.property.length)}`
+          : `${field}: ${message}`,
+      );
     }
     if (error.children?.length) lines.push(...formatValidationErrors(error.children, field));
   }

@@ -72,7 +72,11 @@ export function describeDatabaseUrl(url: string): string {
  * Connects, retrying for a while: a database that is still starting is waited for, one that
  * stays down gives a clear error naming its address.
  */
-export async function initializeWithRetry(dataSource: DataSource, attempts = 15, delayMs = 1000): Promise<void> {
+export async function initializeWithRetry(
+  dataSource: DataSource,
+  attempts = 15,
+  delayMs = 1000,
+): Promise<void> {
   const url = (dataSource.options as { url?: string }).url ?? '';
   for (let attempt = 1; ; attempt++) {
     try {
@@ -81,7 +85,9 @@ export async function initializeWithRetry(dataSource: DataSource, attempts = 15,
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (attempt >= attempts) {
-        throw new Error(`Cannot reach PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): ${reason}`);
+        throw new Error(
+          `Cannot reach PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): ${reason}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

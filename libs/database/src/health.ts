@@ -1,7 +1,10 @@
 import type { DataSource } from 'typeorm';
 
 /** A cheap query with a short deadline, so a dead database is reported rather than waited on. */
-export async function checkDatabase(dataSource: DataSource, timeoutMs = 2000): Promise<{ status: 'ok' | 'error'; error?: string }> {
+export async function checkDatabase(
+  dataSource: DataSource,
+  timeoutMs = 2000,
+): Promise<{ status: 'ok' | 'error'; error?: string }> {
   let timer: NodeJS.Timeout | undefined;
   try {
     if (!dataSource.isInitialized) return { status: 'error', error: 'not connected' };

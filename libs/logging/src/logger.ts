@@ -34,7 +34,11 @@ export function loggerParams(options: LoggingOptions): Params {
       // The correlation middleware has already chosen the id.
       genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
       serializers: {
-        req: (req: { id?: string; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: stripQuery(req.url) }),
+        req: (req: { id?: string; method?: string; url?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: stripQuery(req.url),
+        }),
         res: (res: { statusCode?: number }) => ({ status: res.statusCode }),
       },
       customLogLevel: (_req, res, err) =>

@@ -1,6 +1,7 @@
 import {
   type CommandDef,
   DomainError,
+  type ErrorBody,
   type EventDef,
   isErrorCode,
   type PayloadOf,
@@ -9,10 +10,15 @@ import {
 } from '@athenic/contracts';
 import { currentCorrelationId } from '@athenic/logging';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { ClientRMQ, RmqRecordBuilder } from '@nestjs/microservices';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { type AmqpConnectionManager, type ChannelWrapper, connect } from 'amqp-connection-manager';
 import { randomUUID } from 'node:crypto';
-import { TimeoutError, firstValueFrom, lastValueFrom, timeout } from 'rxjs';
-import { type BusOptions, DEFAULT_REQUEST_TIMEOUT_MS, SOCKET_OPTIONS, describeBrokerUrl } from './bus-options';
+import {
+  type BusOptions,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  SOCKET_OPTIONS,
+  describeBrokerUrl,
+} from './bus-options';
 import { BUS_EXCHANGE, HEADERS } from './topology';
 
 export interface SendOptions {
@@ -20,96 +26,210 @@ export interface SendOptions {
   timeoutMs?: number;
 }
 
+interface Pending {
+  def: CommandDef;
+  resolve: (value: any) => void;
+  reject: (error: DomainError) => void;
+  timer: NodeJS.Timeout;
+}
+
+const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
+
 /**
  * Typed access to the bus: `send` a command or query and await its reply, `emit` an event.
- * Every request has a deadline and expires with it, so a command whose caller has given up is
- * never executed later. Failures come back as `DomainError`s with a code.
+ * Requests speak the Nest RMQ wire format (`{pattern, id, data}`, replies on direct reply-to), so
+ * any Nest RMQ server or plain AMQP client interoperates. Every request has a deadline and
+ * expires with it, so a command whose caller has given up is never executed later. Events are
+ * persistent and confirmed by the broker. Failures come back as `DomainError`s with a code.
  */
 export class BusClient implements OnApplicationShutdown {
   private readonly log = new Logger('BusClient');
-  private readonly client: ClientRMQ;
   private readonly timeoutMs: number;
+  private readonly pending = new Map<string, Pending>();
+  private connection: AmqpConnectionManager | undefined;
+  private requests: ChannelWrapper | undefined;
+  private events: ChannelWrapper | undefined;
 
   constructor(private readonly options: BusOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.client = new ClientRMQ({
-      urls: [options.url],
-      exchange: BUS_EXCHANGE,
-      exchangeType: 'topic',
-      wildcards: true,
-      persistent: true,
-      socketOptions: SOCKET_OPTIONS,
-    });
   }
 
-  /** Starts connecting; resolves once connected, rejects if the first attempt fails (reconnects go on). */
-  async connect(): Promise<void> {
-    await this.client.connect();
+  /** Connects (reconnecting by itself after any loss); resolves once the first connection is up. */
+  async connect(timeoutMs = 10000): Promise<void> {
+    if (!this.connection) {
+      const connection = connect([this.options.url], SOCKET_OPTIONS);
+      this.connection = connection;
+      connection.on('disconnect', ({ err }) => {
+        // Replies to requests in flight would go to the lost channel: fail them now.
+        this.failPending(this.brokerDown(), `connection lost: ${err?.message ?? 'closed'}`);
+      });
+      connection.on('connectFailed', () => undefined);
+      // A plain channel for requests: the reply is their acknowledgement. It consumes its own
+      // direct reply-to pseudo-queue, which must be on the channel that publishes.
+      this.requests = connection.createChannel({
+        confirm: false,
+        setup: (channel: ConfirmChannel) =>
+          channel.consume(REPLY_QUEUE, (msg) => this.onReply(msg), { noAck: true }),
+      });
+      // A confirm channel for events: publishing resolves once the broker has them.
+      this.events = connection.createChannel({
+        confirm: true,
+        setup: (channel: ConfirmChannel) =>
+          channel.assertExchange(BUS_EXCHANGE, 'topic', { durable: true }),
+      });
+      // A channel that fails (closing while connecting, broker errors) is recreated; never crash.
+      for (const channel of [this.requests, this.events]) {
+        channel.on('error', (error: Error) => this.log.warn(`Channel error: ${error.message}`));
+      }
+    }
+    await Promise.all([
+      this.connection.connect({ timeout: timeoutMs }),
+      this.requests!.waitForConnect(),
+      this.events!.waitForConnect(),
+    ]);
   }
 
   isConnected(): boolean {
-    try {
-      return (this.client.unwrap() as { isConnected(): boolean }).isConnected();
-    } catch {
-      return false;
-    }
+    return this.connection?.isConnected() ?? false;
   }
 
-  async send<D extends CommandDef<string, any, any>>(def: D, payload: PayloadOf<D>, options: SendOptions = {}): Promise<ReplyOf<D>> {
+  async send<D extends CommandDef<string, any, any>>(
+    def: D,
+    payload: PayloadOf<D>,
+    options: SendOptions = {},
+  ): Promise<ReplyOf<D>> {
     const deadline = options.timeoutMs ?? this.timeoutMs;
-    const record = new RmqRecordBuilder(payload)
-      .setOptions({
+    if (!this.requests || !this.isConnected()) throw this.brokerDown(def);
+    const id = randomUUID();
+    const body = Buffer.from(JSON.stringify({ pattern: def.name, data: payload, id }));
+    return new Promise<ReplyOf<D>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.log.warn(
+          `${def.name}: no answer from ${SERVICE_OF_OWNER[def.owner]} within ${deadline} ms`,
+        );
+        reject(
+          new DomainError(
+            'service_unavailable',
+            `The ${SERVICE_OF_OWNER[def.owner]} did not answer within ${formatSeconds(deadline)}; it may be down or overloaded. Try again shortly.`,
+          ),
+        );
+      }, deadline);
+      this.pending.set(id, { def, resolve, reject, timer });
+      this.requests!.publish(BUS_EXCHANGE, def.name, body, {
+        replyTo: REPLY_QUEUE,
+        correlationId: id,
+        // The request lives no longer than its caller waits, and is transient: if the broker
+        // restarts, the caller's reply channel is gone and it has been told so; the request must
+        // not come back and run. (docs/adr/0003)
         expiration: String(deadline),
-        persistent: true,
+        persistent: false,
+        contentType: 'application/json',
         headers: { [HEADERS.correlationId]: currentCorrelationId() ?? randomUUID() },
-      })
-      .build();
-    try {
-      return await firstValueFrom(this.client.send(def.name, record).pipe(timeout({ first: deadline })));
-    } catch (error) {
-      throw this.translate(error, def, deadline);
-    }
+      }).catch((error: unknown) => this.settle(id, undefined, this.brokerDown(def), error));
+    });
   }
 
-  async emit<D extends EventDef<string, any>>(def: D, payload: PayloadOf<D>): Promise<void> {
-    if (def.owner !== this.options.owner) {
-      throw new Error(`${SERVICE_OF_OWNER[this.options.owner]} may not emit ${def.name}, owned by ${SERVICE_OF_OWNER[def.owner]}`);
-    }
-    const record = new RmqRecordBuilder(payload)
-      .setOptions({ persistent: true, headers: { [HEADERS.correlationId]: currentCorrelationId() ?? randomUUID() } })
-      .build();
+  private onReply(msg: ConsumeMessage | null): void {
+    if (!msg) return;
+    let packet: { response?: unknown; err?: unknown };
     try {
-      await lastValueFrom(this.client.emit(def.name, record).pipe(timeout({ first: this.timeoutMs })), { defaultValue: undefined });
-    } catch (error) {
-      throw this.translate(error, def, this.timeoutMs);
-    }
-  }
-
-  private translate(error: unknown, def: CommandDef | EventDef, deadline: number): DomainError {
-    if (error instanceof DomainError) return error;
-    const target = SERVICE_OF_OWNER[def.owner];
-    if (typeof error === 'object' && error !== null && 'code' in error && isErrorCode((error as { code: unknown }).code)) {
-      const body = error as { code: Parameters<typeof isErrorCode>[0]; message?: string; details?: string[] };
-      return new DomainError(body.code as never, body.message ?? 'The request failed.', body.details);
-    }
-    if (error instanceof TimeoutError) {
-      this.log.warn(`${def.name}: no answer from ${target} within ${deadline} ms`);
-      return new DomainError(
-        'service_unavailable',
-        `The ${target} did not answer within ${formatSeconds(deadline)}; it may be down or overloaded. Try again shortly.`,
+      packet = JSON.parse(msg.content.toString('utf8'));
+    } catch {
+      return this.settle(
+        msg.properties.correlationId,
+        undefined,
+        new DomainError('internal_error', 'A service sent a reply that is not JSON.'),
       );
     }
-    const text = error instanceof Error ? error.message : String(error);
-    this.log.warn(`${def.name}: bus failure: ${text}`);
+    if (packet.err !== undefined && packet.err !== null) {
+      return this.settle(msg.properties.correlationId, undefined, toDomainError(packet.err));
+    }
+    this.settle(msg.properties.correlationId, packet.response);
+  }
+
+  private settle(id: string, response: unknown, error?: DomainError, cause?: unknown): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    if (cause)
+      this.log.warn(
+        `${pending.def.name}: publish failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      );
+    if (error) pending.reject(error);
+    else pending.resolve(response);
+  }
+
+  private failPending(error: DomainError, reason: string): void {
+    if (this.pending.size > 0)
+      this.log.warn(`Failing ${this.pending.size} request(s) in flight: ${reason}`);
+    for (const id of [...this.pending.keys()]) this.settle(id, undefined, error);
+  }
+
+  /**
+   * Publishes an event now. Prefer the outbox (`Outbox.transaction`) for events that announce a
+   * database change: this publish is lost if the process dies right after the change commits.
+   */
+  async emit<D extends EventDef<string, any>>(def: D, payload: PayloadOf<D>): Promise<void> {
+    if (def.owner !== this.options.owner) {
+      throw new Error(
+        `${SERVICE_OF_OWNER[this.options.owner]} may not emit ${def.name}, owned by ${SERVICE_OF_OWNER[def.owner]}`,
+      );
+    }
+    await this.publishEvent(def.name, payload);
+  }
+
+  /** Publishes an event by name; resolves once the broker confirmed it (used by the outbox relay). */
+  async publishEvent(name: string, payload: unknown, correlationId?: string): Promise<void> {
+    if (!this.events || !this.isConnected()) throw this.brokerDown();
+    try {
+      await this.events.publish(
+        BUS_EXCHANGE,
+        name,
+        Buffer.from(JSON.stringify({ pattern: name, data: payload })),
+        {
+          persistent: true,
+          contentType: 'application/json',
+          headers: {
+            [HEADERS.correlationId]: correlationId ?? currentCorrelationId() ?? randomUUID(),
+          },
+          timeout: this.timeoutMs,
+        },
+      );
+    } catch (error) {
+      this.log.warn(
+        `${name}: publish failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      throw this.brokerDown();
+    }
+  }
+
+  private brokerDown(def?: CommandDef | EventDef): DomainError {
+    const target = def ? `, so the ${SERVICE_OF_OWNER[def.owner]} cannot be asked` : '';
     return new DomainError(
       'service_unavailable',
-      `The message broker at ${describeBrokerUrl(this.options.url)} is unreachable, so the ${target} cannot be asked. Try again shortly.`,
+      `The message broker at ${describeBrokerUrl(this.options.url)} is unreachable${target}. Try again shortly.`,
     );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.client.close();
+    this.failPending(this.brokerDown(), 'shutting down');
+    await this.connection?.close();
   }
+}
+
+function toDomainError(err: unknown): DomainError {
+  if (typeof err === 'object' && err !== null && isErrorCode((err as ErrorBody).code)) {
+    const body = err as ErrorBody;
+    return new DomainError(body.code, body.message ?? 'The request failed.', body.details);
+  }
+  // A Nest RMQ server without the platform's error convention (for example "no handler").
+  const text = typeof err === 'string' ? err : JSON.stringify(err);
+  return new DomainError(
+    'service_unavailable',
+    `The service could not handle the request: ${text}.`,
+  );
 }
 
 function formatSeconds(ms: number): string {

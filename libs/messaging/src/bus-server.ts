@@ -1,10 +1,18 @@
-import { ALL_MESSAGES, DomainError, SERVICE_OF_OWNER, type ErrorBody, type MessageDef, validatePayload } from '@athenic/contracts';
+import {
+  ALL_MESSAGES,
+  DomainError,
+  SERVICE_OF_OWNER,
+  type ErrorBody,
+  type MessageDef,
+  validatePayload,
+} from '@athenic/contracts';
 import { correlationIdFrom, runWithCorrelationId } from '@athenic/logging';
 import { Logger } from '@nestjs/common';
 import { RmqContext, RpcException, ServerRMQ } from '@nestjs/microservices';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import { randomBytes } from 'node:crypto';
-import { lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import {
   type BusOptions,
   DEFAULT_PREFETCH,
@@ -41,7 +49,11 @@ export class BusServer extends ServerRMQ {
   private readonly service: string;
   private readonly consumerTagValue: string;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Nest resolves a pattern by trying JSON.parse on it (a thrown error per message): cache it. */
+  private readonly handlerCache = new Map<string, ReturnType<ServerRMQ['getHandlerByPattern']>>();
   private rawChannel: ConfirmChannel | null = null;
+  /** Dead letters and retries are republished here and acked only once the broker confirmed them. */
+  private confirmed: ChannelWrapper | undefined;
   private stopping = false;
 
   constructor(private readonly busOptions: BusOptions) {
@@ -64,8 +76,34 @@ export class BusServer extends ServerRMQ {
     this.consumerTagValue = consumerTag;
   }
 
-  override async setupChannel(channel: ConfirmChannel, callback: (...args: unknown[]) => void): Promise<void> {
-    this.assertOwnership();
+  /** Refuses to start (rather than retry forever) when a handler breaks the ownership rule. */
+  override async listen(callback: (error?: unknown, ...args: unknown[]) => void): Promise<void> {
+    try {
+      this.assertOwnership();
+    } catch (error) {
+      return callback(error);
+    }
+    return super.listen(callback);
+  }
+
+  /**
+   * The consuming channel is a plain one: replies go to direct reply-to, where publisher confirms
+   * buy nothing and cost a round trip each. Republishing that must not be lost uses a second,
+   * confirmed channel.
+   */
+  override createClient<T = AmqpConnectionManager>(): T {
+    const client = super.createClient<AmqpConnectionManager>();
+    const createChannel = client.createChannel.bind(client);
+    this.confirmed = createChannel({ confirm: true });
+    this.confirmed.on('error', (error: Error) => this.log.warn(`Channel error: ${error.message}`));
+    client.createChannel = (options) => createChannel({ ...options, confirm: false });
+    return client as T;
+  }
+
+  override async setupChannel(
+    channel: ConfirmChannel,
+    callback: (...args: unknown[]) => void,
+  ): Promise<void> {
     await assertTopology(channel, this.service, RETRY_DELAY_MS);
     this.rawChannel = channel;
     return super.setupChannel(channel, callback);
@@ -75,14 +113,22 @@ export class BusServer extends ServerRMQ {
   private assertOwnership(): void {
     for (const pattern of this.getHandlers().keys()) {
       const def = DEFINITIONS.get(pattern);
-      if (!def) throw new Error(`${this.service} handles "${pattern}", which libs/contracts does not define`);
+      if (!def)
+        throw new Error(
+          `${this.service} handles "${pattern}", which libs/contracts does not define`,
+        );
       if (def.kind === 'command' && def.owner !== this.busOptions.owner) {
-        throw new Error(`${this.service} handles command "${pattern}" owned by ${SERVICE_OF_OWNER[def.owner]}`);
+        throw new Error(
+          `${this.service} handles command "${pattern}" owned by ${SERVICE_OF_OWNER[def.owner]}`,
+        );
       }
     }
   }
 
-  override async handleMessage(delivery: Record<string, any> | null, channel: ConfirmChannel): Promise<void> {
+  override async handleMessage(
+    delivery: Record<string, any> | null,
+    channel: ConfirmChannel,
+  ): Promise<void> {
     if (!delivery) return;
     const message = delivery as ConsumeMessage;
     if (this.stopping) {
@@ -106,14 +152,20 @@ export class BusServer extends ServerRMQ {
       if (typeof envelope === 'string') return this.deadLetter(message, channel, envelope);
       const routingKey = String(headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey);
       if (routingKey !== envelope.pattern) {
-        return this.deadLetter(message, channel, `routing key "${routingKey}" does not match pattern "${envelope.pattern}"`);
+        return this.deadLetter(
+          message,
+          channel,
+          `routing key "${routingKey}" does not match pattern "${envelope.pattern}"`,
+        );
       }
       const def = DEFINITIONS.get(envelope.pattern);
-      const handler = this.getHandlerByPattern(envelope.pattern);
-      const replyTo = def?.kind === 'command' && envelope.id ? message.properties.replyTo : undefined;
+      const handler = this.cachedHandler(envelope.pattern);
+      const replyTo =
+        def?.kind === 'command' && envelope.id ? message.properties.replyTo : undefined;
       if (!def || !handler) {
         const reason = `${this.service} has no handler for "${envelope.pattern}"`;
-        if (replyTo) this.reply(channel, message, envelope, { err: { code: 'not_found', message: reason } });
+        if (replyTo)
+          this.reply(channel, message, envelope, { err: { code: 'not_found', message: reason } });
         return this.deadLetter(message, channel, reason);
       }
       const validated = await validatePayload(def.payload, envelope.data);
@@ -121,7 +173,11 @@ export class BusServer extends ServerRMQ {
         const reason = `invalid ${def.name} payload: ${validated.errors.join('; ')}`;
         if (replyTo) {
           this.reply(channel, message, envelope, {
-            err: { code: 'validation_failed', message: `Invalid ${def.name} payload: ${validated.errors[0]}.`, details: validated.errors },
+            err: {
+              code: 'validation_failed',
+              message: `Invalid ${def.name} payload: ${validated.errors[0]}.`,
+              details: validated.errors,
+            },
           });
         }
         return this.deadLetter(message, channel, reason);
@@ -129,9 +185,10 @@ export class BusServer extends ServerRMQ {
       this.log.debug(`${def.kind} ${def.name} received`);
       try {
         const context = new RmqContext([message, channel, def.name]);
-        const result = await lastValueFrom(this.transformToObservable(await handler(validated.value, context)), {
-          defaultValue: undefined,
-        });
+        const returned: unknown = await handler(validated.value, context);
+        const result = isObservable(returned)
+          ? await lastValueFrom(returned, { defaultValue: undefined })
+          : returned;
         if (result instanceof HandlerFailure) throw result.error;
         if (replyTo) this.reply(channel, message, envelope, { response: result ?? null });
         channel.ack(message);
@@ -148,13 +205,25 @@ export class BusServer extends ServerRMQ {
         if (replyTo) {
           // The caller is waiting; it gets the failure now and decides whether to retry.
           this.reply(channel, message, envelope, {
-            err: { code: 'internal_error', message: `The ${this.service} could not complete ${def.name}; try again.` },
+            err: {
+              code: 'internal_error',
+              message: `The ${this.service} could not complete ${def.name}; try again.`,
+            },
           });
           return this.deadLetter(message, channel, `${def.name} failed: ${errorText(error)}`);
         }
         return this.retryLater(message, channel, errorText(error));
       }
     });
+  }
+
+  private cachedHandler(pattern: string): ReturnType<ServerRMQ['getHandlerByPattern']> {
+    let handler = this.handlerCache.get(pattern);
+    if (handler === undefined && !this.handlerCache.has(pattern)) {
+      handler = this.getHandlerByPattern(pattern);
+      this.handlerCache.set(pattern, handler);
+    }
+    return handler ?? null;
   }
 
   private reply(
@@ -164,36 +233,71 @@ export class BusServer extends ServerRMQ {
     packet: { response?: unknown; err?: ErrorBody },
   ): void {
     const body = Buffer.from(JSON.stringify({ ...packet, isDisposed: true, id: envelope.id }));
-    channel.sendToQueue(message.properties.replyTo, body, { correlationId: message.properties.correlationId });
+    channel.sendToQueue(message.properties.replyTo, body, {
+      correlationId: message.properties.correlationId,
+    });
   }
 
   /** Republish to the dead-letter exchange with the reason, wait for the broker's confirm, then ack. */
-  private async deadLetter(message: ConsumeMessage, channel: ConfirmChannel, reason: string): Promise<void> {
+  private async deadLetter(
+    message: ConsumeMessage,
+    channel: ConfirmChannel,
+    reason: string,
+  ): Promise<void> {
     this.log.warn(`Dead-lettered a message: ${reason}`);
     const headers = message.properties.headers ?? {};
-    await publishConfirmed(channel, DEAD_LETTER_EXCHANGE, String(headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey), message, {
-      ...headers,
-      [HEADERS.deadLetterReason]: reason.slice(0, 1000),
-      [HEADERS.deadLetterService]: this.service,
-      [HEADERS.originalRoutingKey]: headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey,
-    });
+    await this.republish(
+      DEAD_LETTER_EXCHANGE,
+      String(headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey),
+      message,
+      {
+        ...headers,
+        [HEADERS.deadLetterReason]: reason.slice(0, 1000),
+        [HEADERS.deadLetterService]: this.service,
+        [HEADERS.originalRoutingKey]:
+          headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey,
+      },
+    );
     channel.ack(message);
   }
 
   /** Work nobody waits on is tried again after a delay, then dead-lettered. */
-  private async retryLater(message: ConsumeMessage, channel: ConfirmChannel, reason: string): Promise<void> {
+  private async retryLater(
+    message: ConsumeMessage,
+    channel: ConfirmChannel,
+    reason: string,
+  ): Promise<void> {
     const headers = message.properties.headers ?? {};
     const attempts = Number(headers[HEADERS.attempts] ?? 1);
     if (attempts >= MAX_ATTEMPTS) {
       return this.deadLetter(message, channel, `gave up after ${attempts} attempts: ${reason}`);
     }
-    this.log.warn(`Will retry in ${RETRY_DELAY_MS} ms (attempt ${attempts + 1} of ${MAX_ATTEMPTS}): ${reason}`);
-    await publishConfirmed(channel, '', retryQueueName(this.service), message, {
+    this.log.warn(
+      `Will retry in ${RETRY_DELAY_MS} ms (attempt ${attempts + 1} of ${MAX_ATTEMPTS}): ${reason}`,
+    );
+    await this.republish('', retryQueueName(this.service), message, {
       ...headers,
       [HEADERS.attempts]: attempts + 1,
-      [HEADERS.originalRoutingKey]: headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey,
+      [HEADERS.originalRoutingKey]:
+        headers[HEADERS.originalRoutingKey] ?? message.fields.routingKey,
     });
     channel.ack(message);
+  }
+
+  private async republish(
+    exchange: string,
+    routingKey: string,
+    message: ConsumeMessage,
+    headers: Record<string, unknown>,
+  ): Promise<void> {
+    await this.confirmed!.publish(exchange, routingKey, message.content, {
+      headers,
+      persistent: true,
+      contentType: message.properties.contentType,
+      correlationId: message.properties.correlationId,
+      messageId: message.properties.messageId,
+      timeout: 10000,
+    });
   }
 
   /**
@@ -209,6 +313,7 @@ export class BusServer extends ServerRMQ {
     }
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    await this.confirmed?.close();
     await super.close();
   }
 }
@@ -239,28 +344,4 @@ function errorBody(error: unknown): ErrorBody | undefined {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function publishConfirmed(
-  channel: ConfirmChannel,
-  exchange: string,
-  routingKey: string,
-  message: ConsumeMessage,
-  headers: Record<string, unknown>,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    channel.publish(
-      exchange,
-      routingKey,
-      message.content,
-      {
-        headers,
-        persistent: true,
-        contentType: message.properties.contentType,
-        correlationId: message.properties.correlationId,
-        messageId: message.properties.messageId,
-      },
-      (err) => (err ? reject(err) : resolve()),
-    );
-  });
 }

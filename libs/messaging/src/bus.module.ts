@@ -1,4 +1,11 @@
-import { type DynamicModule, Global, Logger, Module, type OnApplicationBootstrap, Inject } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  Inject,
+} from '@nestjs/common';
 import { BusClient } from './bus-client';
 import { type BusOptions, describeBrokerUrl } from './bus-options';
 
@@ -16,7 +23,10 @@ class BusConnector implements OnApplicationBootstrap {
     // meanwhile fail with a clear 503 rather than hanging.
     this.client.connect().then(
       () => this.log.log(`Connected to ${describeBrokerUrl(this.options.url)}`),
-      (error: unknown) => this.log.error(`Cannot reach RabbitMQ at ${describeBrokerUrl(this.options.url)}: ${String(error)}; retrying`),
+      (error: unknown) =>
+        this.log.error(
+          `Cannot reach RabbitMQ at ${describeBrokerUrl(this.options.url)}: ${String(error)}; retrying`,
+        ),
     );
   }
 }
@@ -30,7 +40,11 @@ export class BusModule {
       providers: [
         { provide: BUS_OPTIONS, useValue: options },
         { provide: BusClient, useFactory: () => new BusClient(options) },
-        { provide: BusConnector, useFactory: (client: BusClient) => new BusConnector(client, options), inject: [BusClient] },
+        {
+          provide: BusConnector,
+          useFactory: (client: BusClient) => new BusConnector(client, options),
+          inject: [BusClient],
+        },
       ],
       exports: [BusClient, BUS_OPTIONS],
     };

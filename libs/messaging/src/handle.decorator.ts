@@ -6,7 +6,10 @@ export class HandlerFailure {
   constructor(readonly error: unknown) {}
 }
 
-type CommandHandler<D> = (payload: PayloadOf<D>, context: RmqContext) => Promise<ReplyOf<D>> | ReplyOf<D>;
+type CommandHandler<D> = (
+  payload: PayloadOf<D>,
+  context: RmqContext,
+) => Promise<ReplyOf<D>> | ReplyOf<D>;
 type EventHandler<D> = (payload: PayloadOf<D>, context: RmqContext) => Promise<void> | void;
 
 /**
@@ -16,12 +19,24 @@ type EventHandler<D> = (payload: PayloadOf<D>, context: RmqContext) => Promise<v
  */
 export function Handle<D extends CommandDef<string, any, any>>(
   def: D,
-): <M extends CommandHandler<D>>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<M>) => void;
+): <M extends CommandHandler<D>>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
 export function Handle<D extends EventDef<string, any>>(
   def: D,
-): <M extends EventHandler<D>>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<M>) => void;
+): <M extends EventHandler<D>>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
 export function Handle(def: CommandDef<string, any, any> | EventDef<string, any>) {
-  return (target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<(...args: any[]) => any>) => {
+  return (
+    target: object,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<(...args: any[]) => any>,
+  ) => {
     const original = descriptor.value!;
     const wrapped = async function (this: unknown, ...args: unknown[]) {
       try {

@@ -5,3 +5,6 @@ export * from './bus.module';
 export * from './handle.decorator';
 export * from './topology';
 export * from './service-health';
+export * from './outbox/outbox-message.entity';
+export * from './outbox/outbox.migration';
+export * from './outbox/outbox.service';

@@ -1,4 +1,10 @@
-import { type CommandDef, type Empty, HealthCheckResult, SERVICE_OF_OWNER, ServiceHealthReply } from '@athenic/contracts';
+import {
+  type CommandDef,
+  type Empty,
+  HealthCheckResult,
+  SERVICE_OF_OWNER,
+  ServiceHealthReply,
+} from '@athenic/contracts';
 import { Controller, Inject, type Type } from '@nestjs/common';
 import { Handle } from './handle.decorator';
 
@@ -14,7 +20,9 @@ export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
  * The handler of a service's `<owner>.health.get` query: runs its checks in parallel and
  * answers even when one fails, so the gateway can say exactly what is down.
  */
-export function ServiceHealthController(def: CommandDef<string, Empty, ServiceHealthReply>): Type<unknown> {
+export function ServiceHealthController(
+  def: CommandDef<string, Empty, ServiceHealthReply>,
+): Type<unknown> {
   @Controller()
   class HealthController {
     constructor(@Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[]) {}
@@ -26,7 +34,11 @@ export function ServiceHealthController(def: CommandDef<string, Empty, ServiceHe
           try {
             return { name, ...(await check()) };
           } catch (error) {
-            return { name, status: 'error' as const, error: error instanceof Error ? error.message : String(error) };
+            return {
+              name,
+              status: 'error' as const,
+              error: error instanceof Error ? error.message : String(error),
+            };
           }
         }),
       );

@@ -33,7 +33,11 @@ export function retryQueueName(queue: string): string {
 
 const DEAD_LETTER_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-export async function assertTopology(channel: Channel, queue: string, retryDelayMs: number): Promise<void> {
+export async function assertTopology(
+  channel: Channel,
+  queue: string,
+  retryDelayMs: number,
+): Promise<void> {
   await channel.assertExchange(BUS_EXCHANGE, 'topic', { durable: true });
   await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
   await channel.assertQueue(DEAD_LETTER_QUEUE, {

@@ -28,7 +28,10 @@ function base(name: keyof typeof TEST_ENV, fallback: string): string {
 }
 
 export function postgresServerUrl(): string {
-  return base('postgres', process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+  return base(
+    'postgres',
+    process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+  );
 }
 
 export function amqpServerUrl(): string {
@@ -52,7 +55,10 @@ function withVhost(url: string, vhost: string): string {
  * without seeing each other's rows or messages; both are dropped by `dispose`.
  */
 export async function createTestInfrastructure(label: string): Promise<TestInfrastructure> {
-  const suffix = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 24)}_${randomBytes(4).toString('hex')}`;
+  const suffix = `${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 24)}_${randomBytes(4).toString('hex')}`;
   const database = `athenic_test_${suffix}`;
   const vhost = `athenic-test-${suffix}`;
   await adminQuery(`CREATE DATABASE "${database}"`);
@@ -70,7 +76,10 @@ export async function createTestInfrastructure(label: string): Promise<TestInfra
 }
 
 export async function adminQuery(sql: string): Promise<void> {
-  const client = new Client({ connectionString: postgresServerUrl(), connectionTimeoutMillis: 5000 });
+  const client = new Client({
+    connectionString: postgresServerUrl(),
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     await client.query(sql);
@@ -80,7 +89,11 @@ export async function adminQuery(sql: string): Promise<void> {
 }
 
 /** Runs SQL against one test database. */
-export async function queryDatabase<T = Record<string, unknown>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function queryDatabase<T = Record<string, unknown>>(
+  databaseUrl: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
@@ -94,7 +107,9 @@ function rabbitApi(): { url: string; auth: string } | undefined {
   const api = process.env[TEST_ENV.rabbitApi];
   if (!api) return undefined;
   const parsed = new URL(api);
-  const auth = Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64');
+  const auth = Buffer.from(
+    `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`,
+  ).toString('base64');
   parsed.username = '';
   parsed.password = '';
   return { url: parsed.toString().replace(/\/$/, ''), auth };
@@ -107,18 +122,23 @@ async function rabbitCall(method: string, path: string, body?: unknown): Promise
     headers: { authorization: `Basic ${api.auth}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!res.ok && res.status !== 404) throw new Error(`RabbitMQ management API ${method} ${path}: ${res.status} ${await res.text()}`);
+  if (!res.ok && res.status !== 404)
+    throw new Error(`RabbitMQ management API ${method} ${path}: ${res.status} ${await res.text()}`);
 }
 
 async function createVhost(vhost: string): Promise<void> {
   const user = new URL(amqpServerUrl()).username || 'guest';
   if (rabbitApi()) {
     await rabbitCall('PUT', `/api/vhosts/${encodeURIComponent(vhost)}`);
-    await rabbitCall('PUT', `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, {
-      configure: '.*',
-      write: '.*',
-      read: '.*',
-    });
+    await rabbitCall(
+      'PUT',
+      `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
+      {
+        configure: '.*',
+        write: '.*',
+        read: '.*',
+      },
+    );
     return;
   }
   await run('rabbitmqctl', ['add_vhost', vhost]);

@@ -3,7 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from './repo';
 
-export const SERVICE_NAMES = ['api-gateway', 'registry-service', 'credential-service', 'sandbox-service', 'agent-runner'] as const;
+export const SERVICE_NAMES = [
+  'api-gateway',
+  'registry-service',
+  'credential-service',
+  'sandbox-service',
+  'agent-runner',
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface LogLine {
@@ -37,7 +43,8 @@ export class ServiceProcess {
   /** Starts the process and waits for its "ready" log line. */
   async start(extraEnv: Record<string, string> = {}, timeoutMs = 30000): Promise<void> {
     const entry = path.join(REPO_ROOT, 'dist', 'apps', this.name, 'src', 'main.js');
-    if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" before the tests`);
+    if (!fs.existsSync(entry))
+      throw new Error(`${entry} is missing: run "npm run build" before the tests`);
     this.env = { ...this.env, ...extraEnv };
     const child = spawn(process.execPath, ['--enable-source-maps', entry], {
       cwd: REPO_ROOT,
@@ -60,9 +67,14 @@ export class ServiceProcess {
     };
     collect(child.stdout!);
     collect(child.stderr!);
-    const ready = this.waitForLog((l) => typeof l.json?.msg === 'string' && / ready[ :]/.test(l.json.msg), timeoutMs);
+    const ready = this.waitForLog(
+      (l) => typeof l.json?.msg === 'string' && / ready[ :]/.test(l.json.msg),
+      timeoutMs,
+    );
     const died = this.exited.then((code) => {
-      throw new Error(`${this.name} exited with code ${code} before it was ready:\n${this.tail(30)}`);
+      throw new Error(
+        `${this.name} exited with code ${code} before it was ready:\n${this.tail(30)}`,
+      );
     });
     await Promise.race([ready, died]);
   }
@@ -86,13 +98,24 @@ export class ServiceProcess {
   waitForLog(test: (line: LogLine) => boolean, timeoutMs = 15000): Promise<void> {
     if (this.lines.some(test)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms:\n${this.tail(20)}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${this.name}: no matching log line within ${timeoutMs} ms:\n${this.tail(20)}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }
 
   tail(count: number): string {
-    return this.lines.slice(-count).map((l) => l.raw).join('\n');
+    return this.lines
+      .slice(-count)
+      .map((l) => l.raw)
+      .join('\n');
   }
 
   /** SIGTERM and wait for the exit; SIGKILL after the grace period. */

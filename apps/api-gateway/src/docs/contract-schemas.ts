@@ -12,6 +12,9 @@ export function contractSchemaRef(cls: Function): { $ref: string } {
 export function addContractSchemas(document: OpenAPIObject): OpenAPIObject {
   const schemas = validationMetadatasToSchemas({ refPointerPrefix: '#/components/schemas/' });
   document.components = document.components ?? {};
-  document.components.schemas = { ...schemas, ...(document.components.schemas ?? {}) } as typeof document.components.schemas;
+  document.components.schemas = {
+    ...schemas,
+    ...(document.components.schemas ?? {}),
+  } as typeof document.components.schemas;
   return document;
 }

@@ -15,5 +15,8 @@ export function setupOpenApi(app: INestApplication, publicBaseUrl: string): void
     .addBearerAuth()
     .build();
   const document = addContractSchemas(SwaggerModule.createDocument(app, config));
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', customSiteTitle: 'Athenic MCP platform API' });
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    customSiteTitle: 'Athenic MCP platform API',
+  });
 }

@@ -9,7 +9,9 @@ export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   @Get('health')
-  @ApiOperation({ summary: 'Health of the platform: RabbitMQ, Postgres and each service. No key needed.' })
+  @ApiOperation({
+    summary: 'Health of the platform: RabbitMQ, Postgres and each service. No key needed.',
+  })
   @ApiResponse({ status: 200, description: 'Everything answers.' })
   @ApiResponse({ status: 503, description: 'Something is down; `checks` names it.' })
   async get(@Res({ passthrough: true }) res: Response): Promise<PlatformHealth> {

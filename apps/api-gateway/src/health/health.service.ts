@@ -38,7 +38,9 @@ export class HealthService {
       ...SERVICE_QUERIES.map((query) => this.askService(query)),
     ]);
     const checks: Record<string, CheckResult> = {
-      rabbitmq: this.bus.isConnected() ? { status: 'ok' } : { status: 'error', error: 'not connected to the broker' },
+      rabbitmq: this.bus.isConnected()
+        ? { status: 'ok' }
+        : { status: 'error', error: 'not connected to the broker' },
       postgres,
       'api-gateway': { status: 'ok' },
     };
@@ -49,14 +51,23 @@ export class HealthService {
 
   private async askService(query: (typeof SERVICE_QUERIES)[number]): Promise<CheckResult> {
     try {
-      const reply: ServiceHealthReply = await this.bus.send(query, {}, { timeoutMs: SERVICE_TIMEOUT_MS });
+      const reply: ServiceHealthReply = await this.bus.send(
+        query,
+        {},
+        { timeoutMs: SERVICE_TIMEOUT_MS },
+      );
       if (reply.status === 'ok') return { status: 'ok' };
-      const failing = reply.checks.filter((c) => c.status !== 'ok').map((c) => `${c.name}: ${c.error ?? 'failing'}`);
+      const failing = reply.checks
+        .filter((c) => c.status !== 'ok')
+        .map((c) => `${c.name}: ${c.error ?? 'failing'}`);
       return { status: 'error', error: failing.join('; ') || 'unhealthy' };
     } catch (error) {
       const service = SERVICE_OF_OWNER[query.owner];
       if (error instanceof DomainError && error.code === 'service_unavailable') {
-        return { status: 'error', error: `${service} did not answer within ${SERVICE_TIMEOUT_MS} ms` };
+        return {
+          status: 'error',
+          error: `${service} did not answer within ${SERVICE_TIMEOUT_MS} ms`,
+        };
       }
       return { status: 'error', error: error instanceof Error ? error.message : String(error) };
     }

@@ -13,7 +13,10 @@ export class AdminOnlyGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [context.getHandler(), context.getClass()]);
+    const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!adminOnly) return true;
     const req = context.switchToHttp().getRequest<Request>();
     if (req.principal?.kind === 'service') return true;

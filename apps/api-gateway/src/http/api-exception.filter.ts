@@ -1,5 +1,12 @@
 import { DomainError } from '@athenic/contracts';
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import { type ErrorResponse, errorResponse, sendError } from './error-response';
 
@@ -18,7 +25,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 
   private toBody(exception: unknown): ErrorResponse {
-    if (exception instanceof DomainError) return errorResponse(exception.code, exception.message, exception.details);
+    if (exception instanceof DomainError)
+      return errorResponse(exception.code, exception.message, exception.details);
     if (exception instanceof HttpException) {
       switch (exception.getStatus()) {
         case HttpStatus.NOT_FOUND:
@@ -31,7 +39,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
           break;
       }
     }
-    this.log.error(`Unhandled failure: ${exception instanceof Error ? exception.stack ?? exception.message : String(exception)}`);
-    return errorResponse('internal_error', 'Something went wrong on our side; try again, and report it if it persists.');
+    this.log.error(
+      `Unhandled failure: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`,
+    );
+    return errorResponse(
+      'internal_error',
+      'Something went wrong on our side; try again, and report it if it persists.',
+    );
   }
 }

@@ -10,10 +10,19 @@ export interface ErrorResponse {
 }
 
 export function errorResponse(code: ErrorCode, message: string, details?: string[]): ErrorResponse {
-  return { statusCode: ERROR_CODES[code], error: code, message, ...(details && details.length > 1 ? { details } : {}) };
+  return {
+    statusCode: ERROR_CODES[code],
+    error: code,
+    message,
+    ...(details && details.length > 1 ? { details } : {}),
+  };
 }
 
-export function sendError(res: Response, body: ErrorResponse, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: Response,
+  body: ErrorResponse,
+  headers: Record<string, string> = {},
+): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.status(body.statusCode).json(body);
 }

@@ -52,7 +52,9 @@ export function authenticate(serviceRoleKey: string) {
       res,
       errorResponse(
         'unauthorized',
-        match ? 'The API key is not valid; check the Authorization header.' : 'Send an API key as "Authorization: Bearer <key>".',
+        match
+          ? 'The API key is not valid; check the Authorization header.'
+          : 'Send an API key as "Authorization: Bearer <key>".',
       ),
       { 'WWW-Authenticate': 'Bearer' },
     );
@@ -62,13 +64,25 @@ export function authenticate(serviceRoleKey: string) {
 function bodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   const type = (error as { type?: string } | undefined)?.type;
   if (type === 'entity.parse.failed') {
-    return sendError(res, errorResponse('validation_failed', 'The request body is not valid JSON.'));
+    return sendError(
+      res,
+      errorResponse('validation_failed', 'The request body is not valid JSON.'),
+    );
   }
   if (type === 'entity.too.large') {
-    return sendError(res, errorResponse('payload_too_large', `The request body exceeds ${REST_BODY_LIMIT.replace('kb', ' KiB')}.`));
+    return sendError(
+      res,
+      errorResponse(
+        'payload_too_large',
+        `The request body exceeds ${REST_BODY_LIMIT.replace('kb', ' KiB')}.`,
+      ),
+    );
   }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return sendError(res, errorResponse('validation_failed', 'The request body must be UTF-8 JSON.'));
+    return sendError(
+      res,
+      errorResponse('validation_failed', 'The request body must be UTF-8 JSON.'),
+    );
   }
   next(error);
 }

@@ -10,7 +10,11 @@ export function apiValidationPipe(): ValidationPipe {
     forbidUnknownValues: false,
     exceptionFactory: (errors) => {
       const details = formatValidationErrors(errors);
-      return new DomainError('validation_failed', `Invalid request: ${details[0] ?? 'bad input'}.`, details);
+      return new DomainError(
+        'validation_failed',
+        `Invalid request: ${details[0] ?? 'bad input'}.`,
+        details,
+      );
     },
   });
 }

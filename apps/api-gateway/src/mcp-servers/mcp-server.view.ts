@@ -24,13 +24,24 @@ export class McpServerView {
   @ApiProperty({ type: String, nullable: true, example: '2026.8.31' })
   version: string | null;
 
-  @ApiProperty({ description: 'JSON Schema of the credentials; secret fields carry writeOnly: true.', type: 'object', additionalProperties: true })
+  @ApiProperty({
+    description: 'JSON Schema of the credentials; secret fields carry writeOnly: true.',
+    type: 'object',
+    additionalProperties: true,
+  })
   credential_schema: Record<string, unknown>;
 
-  @ApiProperty({ description: 'JSON Schema of the non-secret configuration.', type: 'object', additionalProperties: true })
+  @ApiProperty({
+    description: 'JSON Schema of the non-secret configuration.',
+    type: 'object',
+    additionalProperties: true,
+  })
   config_schema: Record<string, unknown>;
 
-  @ApiProperty({ type: [String], description: 'Hosts the server must reach; [] means no network, "*" any host.' })
+  @ApiProperty({
+    type: [String],
+    description: 'Hosts the server must reach; [] means no network, "*" any host.',
+  })
   egress: string[];
 }
 

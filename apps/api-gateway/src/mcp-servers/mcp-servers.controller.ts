@@ -1,4 +1,9 @@
-import { CreateMcpServerCommand, RegistryServerCreate, RegistryServerGet, RegistryServerList } from '@athenic/contracts';
+import {
+  CreateMcpServerCommand,
+  RegistryServerCreate,
+  RegistryServerGet,
+  RegistryServerList,
+} from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -32,7 +37,8 @@ export class McpServersController {
   @HttpCode(201)
   @AdminOnly()
   @ApiOperation({
-    summary: 'Adds a server type (service role key only). Its npm package must already be installed.',
+    summary:
+      'Adds a server type (service role key only). Its npm package must already be installed.',
   })
   @ApiBody({ schema: contractSchemaRef(CreateMcpServerCommand) })
   @ApiResponse({ status: 201, type: McpServerView })

@@ -1,4 +1,5 @@
 import { createServiceDataSource } from '@athenic/database';
+import { OutboxMessageEntity, outboxMigration } from '@athenic/messaging';
 import type { DataSource } from 'typeorm';
 import { McpServerEntity } from '../servers/mcp-server.entity';
 import { CreateServers1763900000000 } from '../migrations/1763900000000-create-servers';
@@ -9,8 +10,8 @@ export function registryDataSource(url: string): DataSource {
   return createServiceDataSource({
     url,
     schema: REGISTRY_SCHEMA,
-    entities: [McpServerEntity],
-    migrations: [CreateServers1763900000000],
+    entities: [McpServerEntity, OutboxMessageEntity],
+    migrations: [CreateServers1763900000000, outboxMigration(REGISTRY_SCHEMA, 1763900000001)],
     poolSize: 5,
   });
 }

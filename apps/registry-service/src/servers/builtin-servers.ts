@@ -4,7 +4,10 @@ const MAX_CREDENTIAL = 8192;
 
 /** A JSON Schema for credentials: string values, unknown keys refused, secrets marked writeOnly. */
 function credentials(
-  properties: Record<string, { title: string; description: string; secret?: boolean; json?: boolean }>,
+  properties: Record<
+    string,
+    { title: string; description: string; secret?: boolean; json?: boolean }
+  >,
   required: string[],
 ): Record<string, unknown> {
   return {
@@ -44,9 +47,19 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
     category: 'development',
     transport: 'stdio',
     package: '@modelcontextprotocol/server-github@2025.4.8',
-    launch: { command: 'mcp-server-github', args: [], env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'credential:github_token' } },
+    launch: {
+      command: 'mcp-server-github',
+      args: [],
+      env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'credential:github_token' },
+    },
     credential_schema: credentials(
-      { github_token: { title: 'GitHub token', description: 'A personal access token (classic or fine-grained).', secret: true } },
+      {
+        github_token: {
+          title: 'GitHub token',
+          description: 'A personal access token (classic or fine-grained).',
+          secret: true,
+        },
+      },
       ['github_token'],
     ),
     config_schema: NO_CONFIG,
@@ -92,7 +105,11 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
     },
     credential_schema: credentials(
       {
-        slack_bot_token: { title: 'Bot token', description: 'The bot user OAuth token (xoxb-...).', secret: true },
+        slack_bot_token: {
+          title: 'Bot token',
+          description: 'The bot user OAuth token (xoxb-...).',
+          secret: true,
+        },
         slack_team_id: { title: 'Team id', description: 'The workspace id (T...).' },
         slack_channel_ids: {
           title: 'Channel ids',
@@ -120,7 +137,8 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
       {
         google_oauth_credentials: {
           title: 'OAuth credentials',
-          description: 'The authorised user credentials as JSON text (access_token, refresh_token, ...).',
+          description:
+            'The authorised user credentials as JSON text (access_token, refresh_token, ...).',
           secret: true,
           json: true,
         },
@@ -133,7 +151,8 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
   {
     id: 'jira-server',
     name: 'Jira',
-    description: 'Issues, projects and searches of a Jira Cloud site through the Atlassian REST API.',
+    description:
+      'Issues, projects and searches of a Jira Cloud site through the Atlassian REST API.',
     category: 'productivity',
     transport: 'stdio',
     package: '@aashari/mcp-server-atlassian-jira@3.3.0',
@@ -150,9 +169,19 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
     },
     credential_schema: credentials(
       {
-        atlassian_site_name: { title: 'Site name', description: 'The subdomain of <site>.atlassian.net.' },
-        atlassian_user_email: { title: 'User email', description: 'The email of the Atlassian account.' },
-        atlassian_api_token: { title: 'API token', description: 'An Atlassian API token.', secret: true },
+        atlassian_site_name: {
+          title: 'Site name',
+          description: 'The subdomain of <site>.atlassian.net.',
+        },
+        atlassian_user_email: {
+          title: 'User email',
+          description: 'The email of the Atlassian account.',
+        },
+        atlassian_api_token: {
+          title: 'API token',
+          description: 'An Atlassian API token.',
+          secret: true,
+        },
       },
       ['atlassian_site_name', 'atlassian_user_email', 'atlassian_api_token'],
     ),
@@ -179,7 +208,8 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
       {
         api_headers: {
           title: 'API headers',
-          description: 'Optional JSON object of headers sent with every request, e.g. {"Authorization": "Bearer ..."}.',
+          description:
+            'Optional JSON object of headers sent with every request, e.g. {"Authorization": "Bearer ..."}.',
           secret: true,
           json: true,
         },
@@ -192,7 +222,12 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
       required: ['api_base_url', 'openapi_spec_url'],
       properties: {
         api_base_url: { type: 'string', format: 'uri', maxLength: 2048, title: 'API base URL' },
-        openapi_spec_url: { type: 'string', format: 'uri', maxLength: 2048, title: 'OpenAPI document URL' },
+        openapi_spec_url: {
+          type: 'string',
+          format: 'uri',
+          maxLength: 2048,
+          title: 'OpenAPI document URL',
+        },
       },
     },
     // The API host is the user's choice.
@@ -201,7 +236,8 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
   {
     id: 'filesystem-server',
     name: 'File system',
-    description: 'Read, write, search and organise files in the connection\'s own working directory.',
+    description:
+      "Read, write, search and organise files in the connection's own working directory.",
     category: 'filesystem',
     transport: 'stdio',
     package: '@modelcontextprotocol/server-filesystem@2026.8.31',
@@ -213,11 +249,16 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
   {
     id: 'memory-server',
     name: 'Memory',
-    description: 'A knowledge graph of entities, relations and observations the agent keeps between runs.',
+    description:
+      'A knowledge graph of entities, relations and observations the agent keeps between runs.',
     category: 'knowledge',
     transport: 'stdio',
     package: '@modelcontextprotocol/server-memory@2026.8.31',
-    launch: { command: 'mcp-server-memory', args: [], env: { MEMORY_FILE_PATH: 'workdir:memory.jsonl' } },
+    launch: {
+      command: 'mcp-server-memory',
+      args: [],
+      env: { MEMORY_FILE_PATH: 'workdir:memory.jsonl' },
+    },
     credential_schema: NO_CREDENTIALS,
     config_schema: NO_CONFIG,
     egress: [],
@@ -225,13 +266,24 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
   {
     id: 'everything-server',
     name: 'Everything (test server)',
-    description: 'The MCP reference server exercising every protocol feature; for trying the platform out.',
+    description:
+      'The MCP reference server exercising every protocol feature; for trying the platform out.',
     category: 'testing',
     transport: 'stdio',
     package: '@modelcontextprotocol/server-everything@2026.8.31',
-    launch: { command: 'mcp-server-everything', args: ['stdio'], env: { DEMO_SECRET: 'credential:demo_secret' } },
+    launch: {
+      command: 'mcp-server-everything',
+      args: ['stdio'],
+      env: { DEMO_SECRET: 'credential:demo_secret' },
+    },
     credential_schema: credentials(
-      { demo_secret: { title: 'Demo secret', description: 'Optional; passed to the server as DEMO_SECRET.', secret: true } },
+      {
+        demo_secret: {
+          title: 'Demo secret',
+          description: 'Optional; passed to the server as DEMO_SECRET.',
+          secret: true,
+        },
+      },
       [],
     ),
     config_schema: NO_CONFIG,

@@ -12,7 +12,10 @@ export interface InstalledPackage {
  * Finds an npm package installed ahead under the packages dir (one folder per package, each
  * with its own node_modules). Deploys never download: a type may only name what is here.
  */
-export async function findInstalledPackage(packagesDir: string, name: string): Promise<InstalledPackage | undefined> {
+export async function findInstalledPackage(
+  packagesDir: string,
+  name: string,
+): Promise<InstalledPackage | undefined> {
   let folders: string[];
   try {
     folders = await fs.readdir(packagesDir);
@@ -22,8 +25,13 @@ export async function findInstalledPackage(packagesDir: string, name: string): P
   for (const folder of folders) {
     const manifest = path.join(packagesDir, folder, 'node_modules', name, 'package.json');
     try {
-      const pkg = JSON.parse(await fs.readFile(manifest, 'utf8')) as { version: string; name: string; bin?: string | Record<string, string> };
-      const bins = typeof pkg.bin === 'string' ? [pkg.name.split('/').pop()!] : Object.keys(pkg.bin ?? {});
+      const pkg = JSON.parse(await fs.readFile(manifest, 'utf8')) as {
+        version: string;
+        name: string;
+        bin?: string | Record<string, string>;
+      };
+      const bins =
+        typeof pkg.bin === 'string' ? [pkg.name.split('/').pop()!] : Object.keys(pkg.bin ?? {});
       return { name: pkg.name, version: pkg.version, bins };
     } catch {
       continue;

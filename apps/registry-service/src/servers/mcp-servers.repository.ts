@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type Repository } from 'typeorm';
+import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { McpServerEntity } from './mcp-server.entity';
 
@@ -19,9 +19,13 @@ export class McpServersRepository {
     return this.rows.findOneBy({ id });
   }
 
-  /** Inserts; returns false when the id is taken. */
-  async insert(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): Promise<boolean> {
-    const result = await this.rows
+  /** Inserts (in the caller's transaction); returns false when the id is taken. */
+  async insert(
+    manager: EntityManager,
+    row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>,
+  ): Promise<boolean> {
+    const result = await manager
+      .getRepository(McpServerEntity)
       .createQueryBuilder()
       .insert()
       .values(row as QueryDeepPartialEntity<McpServerEntity>)
@@ -33,6 +37,9 @@ export class McpServersRepository {
 
   /** Inserts or updates a shipped type, keeping its creation time. */
   async upsertBuiltin(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): Promise<void> {
-    await this.rows.upsert({ ...row, updatedAt: new Date() } as QueryDeepPartialEntity<McpServerEntity>, { conflictPaths: ['id'] });
+    await this.rows.upsert(
+      { ...row, updatedAt: new Date() } as QueryDeepPartialEntity<McpServerEntity>,
+      { conflictPaths: ['id'] },
+    );
   }
 }

@@ -5,14 +5,14 @@ import {
   type McpServerList,
   RegistryServerCreated,
 } from '@athenic/contracts';
-import { BusClient } from '@athenic/messaging';
+import { Outbox } from '@athenic/messaging';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { REGISTRY_ENV } from '../config/env';
 import type { RegistryEnv } from '../config/env';
 import { BUILTIN_SERVERS } from './builtin-servers';
 import { findInstalledPackage, splitPackageSpec } from './installed-packages';
-import type { McpServerEntity } from './mcp-server.entity';
+import { McpServerEntity } from './mcp-server.entity';
 import { McpServersRepository } from './mcp-servers.repository';
 import { checkServerType } from './server-type-rules';
 
@@ -22,7 +22,7 @@ export class McpServersService {
 
   constructor(
     private readonly repository: McpServersRepository,
-    private readonly bus: BusClient,
+    private readonly outbox: Outbox,
     @Inject(REGISTRY_ENV) private readonly env: RegistryEnv,
   ) {}
 
@@ -32,18 +32,28 @@ export class McpServersService {
 
   async get(id: string): Promise<McpServerEntry> {
     const row = await this.repository.findById(id);
-    if (!row) throw new DomainError('not_found', `No MCP server type "${id}" exists; list them with GET /functions/v1/mcp-servers.`);
+    if (!row)
+      throw new DomainError(
+        'not_found',
+        `No MCP server type "${id}" exists; list them with GET /functions/v1/mcp-servers.`,
+      );
     return toEntry(row);
   }
 
   async create(command: CreateMcpServerCommand): Promise<McpServerEntry> {
     const row = await this.validated(command, false);
-    if (!(await this.repository.insert(row))) {
-      throw new DomainError('already_exists', `An MCP server type with id "${command.id}" already exists; choose another id.`);
-    }
-    const created = await this.get(command.id);
+    const created = await this.outbox.transaction(async (manager, emit) => {
+      if (!(await this.repository.insert(manager, row))) {
+        throw new DomainError(
+          'already_exists',
+          `An MCP server type with id "${command.id}" already exists; choose another id.`,
+        );
+      }
+      const entry = toEntry(await manager.findOneByOrFail(McpServerEntity, { id: command.id }));
+      await emit(RegistryServerCreated, { id: entry.id, created_at: entry.created_at });
+      return entry;
+    });
     this.log.log(`Server type ${command.id} added`);
-    await this.bus.emit(RegistryServerCreated, { id: created.id, created_at: created.created_at });
     return created;
   }
 
@@ -58,16 +68,34 @@ export class McpServersService {
     }
   }
 
-  private async validated(command: CreateMcpServerCommand, builtin: boolean): Promise<Omit<McpServerEntity, 'createdAt' | 'updatedAt'>> {
+  private async validated(
+    command: CreateMcpServerCommand,
+    builtin: boolean,
+  ): Promise<Omit<McpServerEntity, 'createdAt' | 'updatedAt'>> {
     const pkg = command.package ? splitPackageSpec(command.package) : undefined;
-    const installed = pkg ? await findInstalledPackage(this.env.MCP_PACKAGES_DIR, pkg.name) : undefined;
-    const problems = checkServerType(command, installed && installed.version === pkg?.version ? installed : undefined);
+    const installed = pkg
+      ? await findInstalledPackage(this.env.MCP_PACKAGES_DIR, pkg.name)
+      : undefined;
+    const problems = checkServerType(
+      command,
+      installed && installed.version === pkg?.version ? installed : undefined,
+    );
     if (installed && pkg && installed.version !== pkg.version) {
-      problems.unshift(`package ${pkg.name} is installed at version ${installed.version}, not ${pkg.version}`);
+      problems.unshift(
+        `package ${pkg.name} is installed at version ${installed.version}, not ${pkg.version}`,
+      );
     }
     if (problems.length > 0) {
-      if (builtin) this.log.warn(`Built-in server type ${command.id} is unusable here: ${problems.join('; ')}`);
-      else throw new DomainError('validation_failed', `Invalid server type: ${problems[0]}.`, problems);
+      if (builtin)
+        this.log.warn(
+          `Built-in server type ${command.id} is unusable here: ${problems.join('; ')}`,
+        );
+      else
+        throw new DomainError(
+          'validation_failed',
+          `Invalid server type: ${problems[0]}.`,
+          problems,
+        );
     }
     return {
       id: command.id,
@@ -77,7 +105,11 @@ export class McpServersService {
       transport: command.transport,
       packageName: pkg?.name ?? null,
       packageVersion: pkg?.version ?? null,
-      launch: { command: command.launch.command, args: [...command.launch.args], env: { ...command.launch.env } },
+      launch: {
+        command: command.launch.command,
+        args: [...command.launch.args],
+        env: { ...command.launch.env },
+      },
       credentialSchema: command.credential_schema,
       configSchema: command.config_schema,
       egress: command.egress,
@@ -87,9 +119,35 @@ export class McpServersService {
 }
 
 function comparable(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): unknown {
-  const { id, name, description, category, transport, packageName, packageVersion, launch, credentialSchema, configSchema, egress, builtin } = row;
+  const {
+    id,
+    name,
+    description,
+    category,
+    transport,
+    packageName,
+    packageVersion,
+    launch,
+    credentialSchema,
+    configSchema,
+    egress,
+    builtin,
+  } = row;
   return JSON.parse(
-    JSON.stringify({ id, name, description, category, transport, packageName, packageVersion, launch, credentialSchema, configSchema, egress, builtin }),
+    JSON.stringify({
+      id,
+      name,
+      description,
+      category,
+      transport,
+      packageName,
+      packageVersion,
+      launch,
+      credentialSchema,
+      configSchema,
+      egress,
+      builtin,
+    }),
   );
 }
 

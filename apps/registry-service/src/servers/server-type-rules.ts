@@ -13,34 +13,52 @@ export const PLATFORM_CONFIG_KEYS = ['persistent_storage'];
 const ajv = new Ajv({ strict: true, allErrors: true });
 addFormats(ajv);
 
-type SchemaObject = { type?: unknown; properties?: Record<string, Record<string, unknown>>; required?: unknown; additionalProperties?: unknown };
+type SchemaObject = {
+  type?: unknown;
+  properties?: Record<string, Record<string, unknown>>;
+  required?: unknown;
+  additionalProperties?: unknown;
+};
 
 /**
  * The rules a server type must meet beyond the shape of its fields: the schemas compile and are
  * strict, every reference of the launch spec names a declared key, the command belongs to the
  * installed package. Returns one line per problem, naming the field.
  */
-export function checkServerType(type: CreateMcpServerCommand, installed: InstalledPackage | undefined): string[] {
+export function checkServerType(
+  type: CreateMcpServerCommand,
+  installed: InstalledPackage | undefined,
+): string[] {
   const problems: string[] = [];
   const credentials = checkObjectSchema('credential_schema', type.credential_schema, problems);
   const config = checkObjectSchema('config_schema', type.config_schema, problems);
 
   for (const [key, property] of Object.entries(credentials.properties ?? {})) {
-    if (property.type !== 'string') problems.push(`credential_schema.properties.${key} must have type "string"`);
+    if (property.type !== 'string')
+      problems.push(`credential_schema.properties.${key} must have type "string"`);
     const max = property.maxLength;
     if (typeof max !== 'number' || max > MAX_CREDENTIAL_LENGTH) {
-      problems.push(`credential_schema.properties.${key} must set maxLength of at most ${MAX_CREDENTIAL_LENGTH}`);
+      problems.push(
+        `credential_schema.properties.${key} must set maxLength of at most ${MAX_CREDENTIAL_LENGTH}`,
+      );
     }
   }
   for (const key of Object.keys(config.properties ?? {})) {
-    if (PLATFORM_CONFIG_KEYS.includes(key)) problems.push(`config_schema.properties.${key} is a platform setting and cannot be redeclared`);
+    if (PLATFORM_CONFIG_KEYS.includes(key))
+      problems.push(
+        `config_schema.properties.${key} is a platform setting and cannot be redeclared`,
+      );
   }
 
   if (type.package) {
     if (!installed) {
-      problems.push(`package ${type.package} is not installed; install it with "npm run mcp:install -- ${type.package}" first`);
+      problems.push(
+        `package ${type.package} is not installed; install it with "npm run mcp:install -- ${type.package}" first`,
+      );
     } else if (type.launch.command !== 'node' && !installed.bins.includes(type.launch.command)) {
-      problems.push(`launch.command must be "node" or an executable of ${installed.name} (${installed.bins.join(', ') || 'none'})`);
+      problems.push(
+        `launch.command must be "node" or an executable of ${installed.name} (${installed.bins.join(', ') || 'none'})`,
+      );
     }
   } else if (type.launch.command !== 'node') {
     problems.push('launch.command must be "node" when no package is given');
@@ -56,14 +74,22 @@ export function checkServerType(type: CreateMcpServerCommand, installed: Install
       case 'credential':
       case 'credential-file':
       case 'credential-headers':
-        if (!credentials.properties?.[ref.key]) problems.push(`${field} refers to credential "${ref.key}", which credential_schema does not declare`);
+        if (!credentials.properties?.[ref.key])
+          problems.push(
+            `${field} refers to credential "${ref.key}", which credential_schema does not declare`,
+          );
         return;
       case 'config':
-        if (!config.properties?.[ref.key]) problems.push(`${field} refers to config "${ref.key}", which config_schema does not declare`);
+        if (!config.properties?.[ref.key])
+          problems.push(
+            `${field} refers to config "${ref.key}", which config_schema does not declare`,
+          );
         return;
       case 'workdir':
         if (ref.path.startsWith('/') || ref.path.split('/').includes('..') || ref.path === '') {
-          problems.push(`${field} must name a relative path inside the working dir (no "/" prefix, no "..")`);
+          problems.push(
+            `${field} must name a relative path inside the working dir (no "/" prefix, no "..")`,
+          );
         }
         return;
     }
@@ -71,23 +97,30 @@ export function checkServerType(type: CreateMcpServerCommand, installed: Install
   type.launch.args.forEach((arg, i) => check(`launch.args[${i}]`, arg));
   for (const [name, value] of Object.entries(type.launch.env)) {
     if (!ENV_NAME.test(name)) problems.push(`launch.env.${name} is not a valid variable name`);
-    else if (RESERVED_ENV.test(name)) problems.push(`launch.env.${name} is set by the sandbox and cannot be overridden`);
+    else if (RESERVED_ENV.test(name))
+      problems.push(`launch.env.${name} is set by the sandbox and cannot be overridden`);
     check(`launch.env.${name}`, value);
   }
   return problems;
 }
 
-function checkObjectSchema(field: string, schema: Record<string, unknown>, problems: string[]): SchemaObject {
+function checkObjectSchema(
+  field: string,
+  schema: Record<string, unknown>,
+  problems: string[],
+): SchemaObject {
   const s = schema as SchemaObject;
   if (s.type !== 'object') problems.push(`${field}.type must be "object"`);
-  if (s.additionalProperties !== false) problems.push(`${field}.additionalProperties must be false, so unknown keys are refused`);
+  if (s.additionalProperties !== false)
+    problems.push(`${field}.additionalProperties must be false, so unknown keys are refused`);
   if (s.properties !== undefined && (typeof s.properties !== 'object' || s.properties === null)) {
     problems.push(`${field}.properties must be an object`);
     return {};
   }
   if (Array.isArray(s.required)) {
     for (const key of s.required) {
-      if (typeof key !== 'string' || !s.properties?.[key]) problems.push(`${field}.required names "${String(key)}", which is not in properties`);
+      if (typeof key !== 'string' || !s.properties?.[key])
+        problems.push(`${field}.required names "${String(key)}", which is not in properties`);
     }
   }
   try {

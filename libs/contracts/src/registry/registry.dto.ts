@@ -16,9 +16,11 @@ import {
 /** Server type ids: the slug that `mcp_server_id` takes. */
 export const SERVER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
 /** npm `name@version`, scoped or not, with an exact version. */
-export const NPM_PACKAGE_PATTERN = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*@\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
+export const NPM_PACKAGE_PATTERN =
+  /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*@\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
 /** An egress entry: a host name, `*.host` or `*` (any host). */
-export const EGRESS_PATTERN = /^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:\d{1,5})?$/;
+export const EGRESS_PATTERN =
+  /^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:\d{1,5})?$/;
 
 export const TRANSPORTS = ['stdio'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -48,7 +50,8 @@ export class LaunchSpec {
 /** The fields an administrator gives to add a server type. */
 export class CreateMcpServerCommand {
   @Matches(SERVER_ID_PATTERN, {
-    message: '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
+    message:
+      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
   })
   id: string;
 
@@ -61,14 +64,18 @@ export class CreateMcpServerCommand {
   @MaxLength(2000)
   description: string;
 
-  @Matches(/^[a-z][a-z0-9-]{0,39}$/, { message: '$property must be a lower-case slug such as "database"' })
+  @Matches(/^[a-z][a-z0-9-]{0,39}$/, {
+    message: '$property must be a lower-case slug such as "database"',
+  })
   category: string;
 
   @IsIn(TRANSPORTS)
   transport: Transport;
 
   @IsOptional()
-  @Matches(NPM_PACKAGE_PATTERN, { message: '$property must be an npm package with an exact version, such as "name@1.2.3"' })
+  @Matches(NPM_PACKAGE_PATTERN, {
+    message: '$property must be an npm package with an exact version, such as "name@1.2.3"',
+  })
   package?: string;
 
   @IsObject()
@@ -86,7 +93,10 @@ export class CreateMcpServerCommand {
 
   @IsArray()
   @ArrayMaxSize(32)
-  @Matches(EGRESS_PATTERN, { each: true, message: 'each value in $property must be a host name, "*.domain" or "*"' })
+  @Matches(EGRESS_PATTERN, {
+    each: true,
+    message: 'each value in $property must be a host name, "*.domain" or "*"',
+  })
   egress: string[];
 }
 

@@ -1,0 +1,141 @@
+import type { CreateMcpServerCommand } from '@athenic/contracts';
+import * as path from 'node:path';
+import { BUILTIN_SERVERS } from './builtin-servers';
+import { findInstalledPackage, splitPackageSpec } from './installed-packages';
+import { checkServerType } from './server-type-rules';
+
+const PACKAGES_DIR = path.resolve(__dirname, '../../../../mcp-packages');
+
+function type(overrides: Partial<CreateMcpServerCommand> = {}): CreateMcpServerCommand {
+  return {
+    id: 'custom',
+    name: 'Custom',
+    description: '',
+    category: 'testing',
+    transport: 'stdio',
+    launch: { command: 'node', args: [], env: {} },
+    credential_schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['token'],
+      properties: { token: { type: 'string', maxLength: 100, writeOnly: true } },
+    },
+    config_schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { url: { type: 'string' } },
+    },
+    egress: [],
+    ...overrides,
+  };
+}
+
+describe('server type rules', () => {
+  it.each(BUILTIN_SERVERS.map((t) => [t.id, t] as const))(
+    'the shipped type %s passes them with its package installed',
+    async (_id, builtin) => {
+      const { name, version } = splitPackageSpec(builtin.package!);
+      const installed = await findInstalledPackage(PACKAGES_DIR, name);
+      expect(installed).toMatchObject({ name, version });
+      expect(checkServerType(builtin, installed)).toEqual([]);
+    },
+  );
+
+  it('accepts references to declared keys', () => {
+    const ok = type({
+      launch: {
+        command: 'node',
+        args: ['config:url', 'workdir:data/x.json'],
+        env: { TOKEN: 'credential:token' },
+      },
+    });
+    expect(checkServerType(ok, undefined)).toEqual([]);
+  });
+
+  it('names a reference to an undeclared credential or config key', () => {
+    const bad = type({
+      launch: { command: 'node', args: ['config:nope'], env: { TOKEN: 'credential-file:missing' } },
+    });
+    expect(checkServerType(bad, undefined)).toEqual([
+      'launch.args[0] refers to config "nope", which config_schema does not declare',
+      'launch.env.TOKEN refers to credential "missing", which credential_schema does not declare',
+    ]);
+  });
+
+  it('refuses a working-dir path that escapes the working dir', () => {
+    const bad = type({
+      launch: { command: 'node', args: ['workdir:../etc/passwd', 'workdir:/abs'], env: {} },
+    });
+    expect(checkServerType(bad, undefined)).toHaveLength(2);
+  });
+
+  it('refuses variables the sandbox sets or that change how Node loads code', () => {
+    const bad = type({
+      launch: {
+        command: 'node',
+        args: [],
+        env: { NODE_OPTIONS: '--require x', LD_PRELOAD: 'x', PATH: '/tmp' },
+      },
+    });
+    expect(checkServerType(bad, undefined)).toEqual([
+      'launch.env.NODE_OPTIONS is set by the sandbox and cannot be overridden',
+      'launch.env.LD_PRELOAD is set by the sandbox and cannot be overridden',
+      'launch.env.PATH is set by the sandbox and cannot be overridden',
+    ]);
+  });
+
+  it('requires credential schemas to refuse unknown keys and bound every value', () => {
+    const bad = type({
+      credential_schema: { type: 'object', properties: { token: { type: 'number' } } },
+    });
+    expect(checkServerType(bad, undefined)).toEqual([
+      'credential_schema.additionalProperties must be false, so unknown keys are refused',
+      'credential_schema.properties.token must have type "string"',
+      'credential_schema.properties.token must set maxLength of at most 8192',
+    ]);
+  });
+
+  it('refuses a schema that is not valid JSON Schema', () => {
+    const bad = type({
+      config_schema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { url: { type: 'strin' } },
+      },
+    });
+    expect(checkServerType(bad, undefined)[0]).toMatch(/^config_schema is not a valid JSON Schema/);
+  });
+
+  it('refuses redeclaring a platform setting', () => {
+    const bad = type({
+      config_schema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { persistent_storage: { type: 'boolean' } },
+      },
+    });
+    expect(checkServerType(bad, undefined)).toEqual([
+      'config_schema.properties.persistent_storage is a platform setting and cannot be redeclared',
+    ]);
+  });
+
+  it('requires the command to be an executable of the package, or node', async () => {
+    const installed = await findInstalledPackage(
+      PACKAGES_DIR,
+      '@modelcontextprotocol/server-memory',
+    );
+    const bad = type({
+      package: `@modelcontextprotocol/server-memory@${installed!.version}`,
+      launch: { command: 'bash', args: [], env: {} },
+    });
+    expect(checkServerType(bad, installed)).toEqual([
+      'launch.command must be "node" or an executable of @modelcontextprotocol/server-memory (mcp-server-memory)',
+    ]);
+  });
+
+  it('refuses a package that is not installed', () => {
+    expect(checkServerType(type({ package: 'left-pad@1.0.0' }), undefined)).toEqual([
+      'package left-pad@1.0.0 is not installed; install it with "npm run mcp:install -- left-pad@1.0.0" first',
+    ]);
+  });
+});

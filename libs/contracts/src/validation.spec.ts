@@ -1,0 +1,61 @@
+import { IsInt, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { Type } from 'class-transformer';
+import { validatePayload } from './validation';
+
+class Inner {
+  @IsInt()
+  count: number;
+}
+
+class Outer {
+  @IsString()
+  name: string;
+
+  @IsOptional()
+  @IsString()
+  note?: string;
+
+  @ValidateNested()
+  @Type(() => Inner)
+  inner: Inner;
+}
+
+describe('validatePayload', () => {
+  it('accepts a valid payload and returns an instance of the contract class', async () => {
+    const result = await validatePayload(Outer, { name: 'a', inner: { count: 1 } });
+    expect(result.ok).toBe(true);
+    expect(result.ok && result.value).toBeInstanceOf(Outer);
+  });
+
+  it('names an unknown field', async () => {
+    expect(await validatePayload(Outer, { name: 'a', inner: { count: 1 }, extra: 1 })).toEqual({
+      ok: false,
+      errors: ['extra is not a known field'],
+    });
+  });
+
+  it('says a missing field is required, once', async () => {
+    expect(await validatePayload(Outer, { inner: { count: 1 } })).toEqual({
+      ok: false,
+      errors: ['name is required'],
+    });
+  });
+
+  it('names a nested field with a dotted path', async () => {
+    expect(await validatePayload(Outer, { name: 'a', inner: { count: 'x' } })).toEqual({
+      ok: false,
+      errors: ['inner.count must be an integer number'],
+    });
+  });
+
+  it('refuses what is not a JSON object', async () => {
+    expect(await validatePayload(Outer, [1])).toEqual({
+      ok: false,
+      errors: ['payload must be a JSON object'],
+    });
+    expect(await validatePayload(Outer, null)).toEqual({
+      ok: false,
+      errors: ['payload must be a JSON object'],
+    });
+  });
+});
