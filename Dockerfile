@@ -15,6 +15,7 @@ COPY libs/database/package.json libs/database/
 COPY libs/logging/package.json libs/logging/
 COPY libs/bootstrap/package.json libs/bootstrap/
 COPY libs/testing/package.json libs/testing/
+COPY libs/platform-crypto/package.json libs/platform-crypto/
 RUN npm ci --no-audit --no-fund
 
 # Stage 2: compile, then drop the dev dependencies.

@@ -13,7 +13,7 @@ const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
   transform: {
-    '^.+\\.ts$': [
+    '^.+\\.(ts|js)$': [
       '@swc/jest',
       {
         ...swcrc,
@@ -22,6 +22,8 @@ const common = {
       },
     ],
   },
+  // ESM-only packages are compiled to CommonJS for jest like our own code.
+  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   setupFiles: ['reflect-metadata'],
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/mcp-packages/'],

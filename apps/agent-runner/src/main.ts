@@ -6,7 +6,8 @@ import { agentDataSource } from './database/data-source';
 
 runBusService({
   owner: 'agent',
-  loadEnv,
+  loadConfig: loadEnv,
+  addresses: (env) => env,
   dataSource: (env) => agentDataSource(env.DATABASE_URL),
   module: (env, dataSource) => AppModule.register(env, dataSource),
 });

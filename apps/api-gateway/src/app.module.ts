@@ -2,7 +2,7 @@ import { GatewayHealthGet } from '@athenic/contracts';
 import { loggerParams } from '@athenic/logging';
 import { BusModule, HEALTH_CHECKS, ServiceHealthController } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/env';
 import { gatewayHealthChecks } from './health/gateway-health';
@@ -11,8 +11,13 @@ import { HealthService } from './health/health.service';
 import { PostgresProbe } from './health/postgres-probe';
 import { AdminOnlyGuard } from './http/admin-only.guard';
 import { ApiExceptionFilter } from './http/api-exception.filter';
+import { JsonBodyInterceptor } from './http/json-body.interceptor';
 import { apiValidationPipe } from './http/validation.pipe';
 import { McpServersController } from './mcp-servers/mcp-servers.controller';
+import { CredentialKeysController } from './admin/credential-keys.controller';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { ApiKeyRevocationListener, Authenticator } from './auth/authenticator';
+import { PublicKeyController } from './credentials/public-key.controller';
 
 @Module({})
 export class AppModule {
@@ -30,6 +35,10 @@ export class AppModule {
       controllers: [
         HealthController,
         McpServersController,
+        ApiKeysController,
+        PublicKeyController,
+        CredentialKeysController,
+        ApiKeyRevocationListener,
         ServiceHealthController(GatewayHealthGet),
       ],
       providers: [
@@ -37,9 +46,11 @@ export class AppModule {
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_PIPE, useFactory: apiValidationPipe },
         { provide: APP_GUARD, useClass: AdminOnlyGuard },
+        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         { provide: HEALTH_CHECKS, useFactory: gatewayHealthChecks, inject: [PostgresProbe] },
         PostgresProbe,
         HealthService,
+        Authenticator,
       ],
     };
   }

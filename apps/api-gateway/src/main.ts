@@ -1,13 +1,9 @@
 import 'reflect-metadata';
 import { exitOnEnvError } from '@athenic/config';
 import { BusServer } from '@athenic/messaging';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
-import { AppModule } from './app.module';
 import { type GatewayConfig, loadConfig } from './config/env';
-import { setupOpenApi } from './docs/openapi';
-import { configureRequestPipeline } from './http/request-pipeline';
+import { createGatewayApp } from './gateway-app';
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
@@ -16,15 +12,8 @@ async function main(): Promise<void> {
   } catch (error) {
     exitOnEnvError(error, 'api-gateway');
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
-    bodyParser: false,
-    bufferLogs: true,
-  });
+  const app = await createGatewayApp(config);
   const logger = app.get(Logger);
-  app.useLogger(logger);
-  app.disable('x-powered-by');
-  configureRequestPipeline(app, config);
-  setupOpenApi(app, config.publicBaseUrl);
   app.connectMicroservice(
     { strategy: new BusServer({ url: config.env.AMQP_URL, owner: 'gateway' }) },
     { inheritAppConfig: true },

@@ -1,12 +1,23 @@
 import 'reflect-metadata';
 import { runBusService } from '@athenic/bootstrap';
 import { AppModule } from './app.module';
-import { loadEnv } from './config/env';
+import { loadConfig } from './config/env';
 import { credentialDataSource } from './database/data-source';
+import { KeyringService } from './keys/keyring.service';
+import { RotationService } from './keys/rotation.service';
+import { TransportKeyService } from './keys/transport-key.service';
 
 runBusService({
   owner: 'credential',
-  loadEnv,
-  dataSource: (env) => credentialDataSource(env.DATABASE_URL),
-  module: (env, dataSource) => AppModule.register(env, dataSource),
+  loadConfig,
+  addresses: (config) => config.env,
+  dataSource: (config) => credentialDataSource(config.env.DATABASE_URL),
+  module: (config, dataSource) => AppModule.register(config, dataSource),
+  // Before the first message: the master keys must match the stored data, the transport key
+  // must be loaded, and an interrupted rotation carries on.
+  prepare: async (app) => {
+    await app.get(KeyringService).verifyAtStart();
+    await app.get(TransportKeyService).load();
+    app.get(RotationService).resume();
+  },
 });

@@ -7,7 +7,8 @@ import { McpServersService } from './servers/mcp-servers.service';
 
 runBusService({
   owner: 'registry',
-  loadEnv,
+  loadConfig: loadEnv,
+  addresses: (env) => env,
   dataSource: (env) => registryDataSource(env.DATABASE_URL),
   module: (env, dataSource) => AppModule.register(env, dataSource),
   prepare: (app) => app.get(McpServersService).seedBuiltins(),

@@ -6,7 +6,8 @@ import { sandboxDataSource } from './database/data-source';
 
 runBusService({
   owner: 'sandbox',
-  loadEnv,
+  loadConfig: loadEnv,
+  addresses: (env) => env,
   dataSource: (env) => sandboxDataSource(env.DATABASE_URL),
   module: (env, dataSource) => AppModule.register(env, dataSource),
 });

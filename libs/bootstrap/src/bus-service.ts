@@ -7,12 +7,14 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
 
-export interface BusServiceDefinition<E extends { AMQP_URL: string; DATABASE_URL: string }> {
+export interface BusServiceDefinition<C> {
   owner: Owner;
   /** Reads and validates the service's environment (its config/env.ts). */
-  loadEnv: () => E;
-  dataSource: (env: E) => DataSource;
-  module: (env: E, dataSource: DataSource) => DynamicModule;
+  loadConfig: () => C;
+  /** Where the broker and the database are, from the config. */
+  addresses: (config: C) => { AMQP_URL: string; DATABASE_URL: string };
+  dataSource: (config: C) => DataSource;
+  module: (config: C, dataSource: DataSource) => DynamicModule;
   /** Work before the service takes its first message (seeding). */
   prepare?: (app: INestMicroservice) => Promise<void>;
 }
@@ -23,21 +25,22 @@ export interface BusServiceDefinition<E extends { AMQP_URL: string; DATABASE_URL
  * start the Nest app with its pino logger and bus server. SIGTERM stops consuming, lets work in
  * flight finish, then closes everything.
  */
-export function runBusService<E extends { AMQP_URL: string; DATABASE_URL: string }>(
-  definition: BusServiceDefinition<E>,
-): void {
+export function runBusService<C>(definition: BusServiceDefinition<C>): void {
   const service = SERVICE_OF_OWNER[definition.owner];
   const start = async () => {
-    let env: E;
+    let config: C;
     try {
-      env = definition.loadEnv();
+      config = definition.loadConfig();
     } catch (error) {
       exitOnEnvError(error, service);
     }
-    const dataSource = definition.dataSource(env);
+    const dataSource = definition.dataSource(config);
     await migrate(dataSource);
-    const app = await NestFactory.createMicroservice(definition.module(env, dataSource), {
-      strategy: new BusServer({ url: env.AMQP_URL, owner: definition.owner }),
+    const app = await NestFactory.createMicroservice(definition.module(config, dataSource), {
+      strategy: new BusServer({
+        url: definition.addresses(config).AMQP_URL,
+        owner: definition.owner,
+      }),
       bufferLogs: true,
     });
     const logger: LoggerService = app.get(Logger);

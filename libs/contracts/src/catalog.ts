@@ -1,3 +1,4 @@
+import * as credential from './credential/credential.messages';
 import * as health from './health/health.messages';
 import type { MessageDef } from './message';
 import * as registry from './registry/registry.messages';
@@ -13,4 +14,5 @@ function definitions(module: Record<string, unknown>): MessageDef[] {
 export const ALL_MESSAGES: readonly MessageDef[] = [
   ...definitions(health),
   ...definitions(registry),
+  ...definitions(credential),
 ];

@@ -65,7 +65,13 @@ export class TestPlatform {
     this.baseUrl = `http://127.0.0.1:${this.port}`;
     const names = this.options.services ?? SERVICE_NAMES;
     for (const name of names) this.services.set(name, new ServiceProcess(name, this.env));
-    await Promise.all([...this.services.values()].map((s) => s.start()));
+    const started = await Promise.allSettled([...this.services.values()].map((s) => s.start()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Leave nothing running behind a failed start.
+      await this.stop();
+      throw failed.reason;
+    }
     if (names.length === SERVICE_NAMES.length) await this.waitHealthy();
     return this;
   }

@@ -67,9 +67,11 @@ export class ServiceProcess {
     };
     collect(child.stdout!);
     collect(child.stderr!);
+    const since = this.lines.length;
     const ready = this.waitForLog(
       (l) => typeof l.json?.msg === 'string' && / ready[ :]/.test(l.json.msg),
       timeoutMs,
+      since,
     );
     const died = this.exited.then((code) => {
       throw new Error(
@@ -95,8 +97,9 @@ export class ServiceProcess {
     });
   }
 
-  waitForLog(test: (line: LogLine) => boolean, timeoutMs = 15000): Promise<void> {
-    if (this.lines.some(test)) return Promise.resolve();
+  /** Waits for a log line; `since` skips the lines written before that index (earlier runs). */
+  waitForLog(test: (line: LogLine) => boolean, timeoutMs = 15000, since = 0): Promise<void> {
+    if (this.lines.slice(since).some(test)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>

@@ -1,10 +1,17 @@
-/** Who is calling: the platform's service role (acts for any account). Account keys and run tokens come later. */
-export type Principal = { kind: 'service' };
+/**
+ * Who is calling. The service role acts for any account; an account key acts for its own
+ * account only.
+ */
+export type Principal = { kind: 'service' } | { kind: 'account'; accountId: string; keyId: string };
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The correlation id of the request. */
-    id?: string;
     principal?: Principal;
   }
+}
+
+/** How a principal appears in audit records. */
+export function actorOf(principal: Principal | undefined): string {
+  if (!principal) return 'anonymous';
+  return principal.kind === 'service' ? 'service-role' : `api-key:${principal.keyId}`;
 }

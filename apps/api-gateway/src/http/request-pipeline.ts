@@ -1,30 +1,25 @@
 import { CORRELATION_HEADER, correlationIdFrom, runWithCorrelationId } from '@athenic/logging';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { json } from 'body-parser';
 import type { NextFunction, Request, Response } from 'express';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { GatewayConfig } from '../config/env';
+import { DomainError } from '@athenic/contracts';
+import { Authenticator } from '../auth/authenticator';
 import { errorResponse, sendError } from './error-response';
 import './principal';
 
 /** The only routes served without a key. */
 export const PUBLIC_PATHS = ['/health', '/docs', '/docs-json'];
-export const REST_BODY_LIMIT = '256kb';
 
 export function isPublicPath(path: string): boolean {
   return PUBLIC_PATHS.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
 /**
- * What runs before any route, in this order: the correlation id, authentication (before the
- * body is read, so an anonymous caller cannot make us parse anything), then body parsing with
- * its size limit, with its failures turned into the API's error body.
+ * What runs before any route: the correlation id, then authentication (before the body is read;
+ * bodies are read by JsonBodyInterceptor, after the guards).
  */
-export function configureRequestPipeline(app: NestExpressApplication, config: GatewayConfig): void {
+export function configureRequestPipeline(app: NestExpressApplication): void {
   app.use(correlation);
-  app.use(authenticate(config.serviceRoleKey));
-  app.use(json({ limit: REST_BODY_LIMIT, strict: true }));
-  app.use(bodyErrors);
+  app.use(authenticate(app.get(Authenticator)));
 }
 
 function correlation(req: Request, res: Response, next: NextFunction): void {
@@ -34,55 +29,37 @@ function correlation(req: Request, res: Response, next: NextFunction): void {
   runWithCorrelationId(id, next);
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-export function authenticate(serviceRoleKey: string) {
-  const serviceDigest = digest(serviceRoleKey);
+export function authenticate(authenticator: Authenticator) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (isPublicPath(req.path)) return next();
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (match && timingSafeEqual(digest(match[1]), serviceDigest)) {
-      req.principal = { kind: 'service' };
-      return next();
-    }
-    sendError(
-      res,
-      errorResponse(
-        'unauthorized',
-        match
-          ? 'The API key is not valid; check the Authorization header.'
-          : 'Send an API key as "Authorization: Bearer <key>".',
-      ),
-      { 'WWW-Authenticate': 'Bearer' },
+    authenticator.authenticate(req.headers.authorization).then(
+      (result) => {
+        if (result.ok) {
+          req.principal = result.principal;
+          return next();
+        }
+        sendError(
+          res,
+          errorResponse(
+            'unauthorized',
+            result.reason === 'missing'
+              ? 'Send an API key as "Authorization: Bearer <key>".'
+              : 'The API key is not valid or was revoked; check the Authorization header.',
+          ),
+          { 'WWW-Authenticate': 'Bearer' },
+        );
+      },
+      (error: unknown) => {
+        // The credential service could not be asked: say so, rather than calling the key bad.
+        const body =
+          error instanceof DomainError
+            ? errorResponse(error.code, error.message)
+            : errorResponse(
+                'service_unavailable',
+                'API keys cannot be checked right now; try again shortly.',
+              );
+        sendError(res, body);
+      },
     );
   };
-}
-
-function bodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
-  const type = (error as { type?: string } | undefined)?.type;
-  if (type === 'entity.parse.failed') {
-    return sendError(
-      res,
-      errorResponse('validation_failed', 'The request body is not valid JSON.'),
-    );
-  }
-  if (type === 'entity.too.large') {
-    return sendError(
-      res,
-      errorResponse(
-        'payload_too_large',
-        `The request body exceeds ${REST_BODY_LIMIT.replace('kb', ' KiB')}.`,
-      ),
-    );
-  }
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return sendError(
-      res,
-      errorResponse('validation_failed', 'The request body must be UTF-8 JSON.'),
-    );
-  }
-  next(error);
 }

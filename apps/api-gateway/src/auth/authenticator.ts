@@ -1,0 +1,93 @@
+import {
+  type ApiKeyRevokedEvent,
+  CredentialApiKeyRevoked,
+  CredentialApiKeyVerify,
+  DomainError,
+} from '@athenic/contracts';
+import { BusClient, Handle } from '@athenic/messaging';
+import { Controller, Inject, Injectable } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
+import type { Principal } from '../http/principal';
+
+/** Verified keys are trusted this long before asking again; revocation events cut it short. */
+const VERIFIED_TTL_MS = 2000;
+const REJECTED_TTL_MS = 1000;
+const MAX_ENTRIES = 10_000;
+
+export type Authentication =
+  { ok: true; principal: Principal } | { ok: false; reason: 'missing' | 'invalid' };
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/**
+ * Turns a bearer token into a principal: the service role key, or an account API key known to
+ * the credential service by its hash. Answers are cached for two seconds so the hot path (the
+ * MCP proxy) does not ask the bus on every message; a revocation takes effect at once through
+ * its event, and within two seconds even if the event is lost.
+ */
+@Injectable()
+export class Authenticator {
+  private readonly serviceDigest: Buffer;
+  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    private readonly bus: BusClient,
+  ) {
+    this.serviceDigest = createHash('sha256').update(config.serviceRoleKey).digest();
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Authentication> {
+    const match =
+      typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+    if (!match) return { ok: false, reason: 'missing' };
+    const token = match[1];
+    const digest = createHash('sha256').update(token).digest();
+    if (timingSafeEqual(digest, this.serviceDigest))
+      return { ok: true, principal: { kind: 'service' } };
+    if (!/^ak_[A-Za-z0-9_-]{20,100}$/.test(token)) return { ok: false, reason: 'invalid' };
+    const principal = await this.accountKey(digest.toString('hex'));
+    return principal ? { ok: true, principal } : { ok: false, reason: 'invalid' };
+  }
+
+  private async accountKey(hash: string): Promise<Principal | null> {
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > Date.now()) return cached.principal;
+    let principal: Principal | null;
+    try {
+      const key = await this.bus.send(
+        CredentialApiKeyVerify,
+        { key_hash: hash },
+        { timeoutMs: 3000 },
+      );
+      principal = { kind: 'account', accountId: key.account_id, keyId: key.id };
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.code !== 'not_found') throw error;
+      principal = null;
+    }
+    if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(hash, {
+      principal,
+      until: Date.now() + (principal ? VERIFIED_TTL_MS : REJECTED_TTL_MS),
+    });
+    return principal;
+  }
+
+  forget(hash: string): void {
+    this.cache.delete(hash);
+  }
+}
+
+/** Drops a revoked key from the cache the moment the credential service says so. */
+@Controller()
+export class ApiKeyRevocationListener {
+  constructor(private readonly authenticator: Authenticator) {}
+
+  @Handle(CredentialApiKeyRevoked)
+  revoked(event: ApiKeyRevokedEvent): void {
+    this.authenticator.forget(event.key_hash);
+  }
+}

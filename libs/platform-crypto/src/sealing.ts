@@ -1,0 +1,103 @@
+import {
+  CompactEncrypt,
+  type JWK,
+  calculateJwkThumbprint,
+  compactDecrypt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+} from 'jose';
+
+/**
+ * Secrets never travel in the clear between services: each value is a compact JWE sealed to the
+ * one recipient that may read it (ECDH-ES+A256KW key agreement, A256GCM content encryption).
+ */
+export const SEAL_ALG = 'ECDH-ES+A256KW';
+export const SEAL_ENC = 'A256GCM';
+
+export type PrivateKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
+
+export interface RecipientKeyPair {
+  kid: string;
+  publicJwk: JWK;
+  privateJwk: JWK;
+  privateKey: PrivateKey;
+}
+
+/** A fresh P-256 key pair for receiving sealed values. */
+export async function generateRecipientKeyPair(): Promise<RecipientKeyPair> {
+  const { publicKey, privateKey } = await generateKeyPair(SEAL_ALG, {
+    crv: 'P-256',
+    extractable: true,
+  });
+  const publicJwk = await exportJWK(publicKey);
+  const privateJwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return {
+    kid,
+    publicJwk: { ...publicJwk, kid, alg: SEAL_ALG, use: 'enc' },
+    privateJwk: { ...privateJwk, kid },
+    privateKey: privateKey as PrivateKey,
+  };
+}
+
+export async function importPrivateKey(privateJwk: JWK): Promise<PrivateKey> {
+  return (await importJWK(privateJwk, SEAL_ALG)) as PrivateKey;
+}
+
+/** Checks a JWK is an EC P-256 public key we can seal to; returns the key id. */
+export async function checkRecipientJwk(jwk: Record<string, unknown>): Promise<string> {
+  if (
+    jwk.kty !== 'EC' ||
+    jwk.crv !== 'P-256' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.y !== 'string' ||
+    'd' in jwk
+  ) {
+    throw new Error('recipient key must be a public EC P-256 JWK');
+  }
+  return calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+}
+
+export async function seal(plaintext: string, recipient: JWK): Promise<string> {
+  const key = await importJWK(
+    { kty: recipient.kty, crv: recipient.crv, x: recipient.x, y: recipient.y },
+    SEAL_ALG,
+  );
+  const kid =
+    recipient.kid ??
+    (await calculateJwkThumbprint({
+      kty: 'EC',
+      crv: recipient.crv!,
+      x: recipient.x!,
+      y: recipient.y!,
+    }));
+  return new CompactEncrypt(new TextEncoder().encode(plaintext))
+    .setProtectedHeader({ alg: SEAL_ALG, enc: SEAL_ENC, kid })
+    .encrypt(key);
+}
+
+export async function unseal(jwe: string, privateKey: PrivateKey): Promise<string> {
+  const { plaintext } = await compactDecrypt(jwe, privateKey, {
+    keyManagementAlgorithms: [SEAL_ALG],
+    contentEncryptionAlgorithms: [SEAL_ENC],
+  });
+  return new TextDecoder().decode(plaintext);
+}
+
+/** The `kid` of a compact JWE's protected header, or undefined when the text is not a JWE. */
+export function sealedKid(value: string): string | undefined {
+  if (
+    !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/.test(value)
+  )
+    return undefined;
+  try {
+    const header = decodeProtectedHeader(value);
+    return typeof header.kid === 'string' && header.alg === SEAL_ALG && header.enc === SEAL_ENC
+      ? header.kid
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
