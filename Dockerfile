@@ -16,6 +16,8 @@ COPY libs/logging/package.json libs/logging/
 COPY libs/bootstrap/package.json libs/bootstrap/
 COPY libs/testing/package.json libs/testing/
 COPY libs/platform-crypto/package.json libs/platform-crypto/
+COPY libs/mcp-bridge/package.json libs/mcp-bridge/
+COPY libs/mcp-packages/package.json libs/mcp-packages/
 RUN npm ci --no-audit --no-fund
 
 # Stage 2: compile, then drop the dev dependencies.

@@ -18,6 +18,11 @@ import { CredentialKeysController } from './admin/credential-keys.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeyRevocationListener, Authenticator } from './auth/authenticator';
 import { PublicKeyController } from './credentials/public-key.controller';
+import { ConnectionsController } from './connections/connections.controller';
+import { CredentialSealer } from './credentials/credential-sealer';
+import { ActivityRecorder } from './mcp/activity';
+import { ConnectionRouteListener, ConnectionRoutes } from './mcp/connection-routes';
+import { McpProxyController } from './mcp/mcp-proxy.controller';
 
 @Module({})
 export class AppModule {
@@ -38,7 +43,10 @@ export class AppModule {
         ApiKeysController,
         PublicKeyController,
         CredentialKeysController,
+        ConnectionsController,
+        McpProxyController,
         ApiKeyRevocationListener,
+        ConnectionRouteListener,
         ServiceHealthController(GatewayHealthGet),
       ],
       providers: [
@@ -51,6 +59,9 @@ export class AppModule {
         PostgresProbe,
         HealthService,
         Authenticator,
+        CredentialSealer,
+        ConnectionRoutes,
+        ActivityRecorder,
       ],
     };
   }

@@ -1,15 +1,51 @@
 import { serviceModuleMetadata } from '@athenic/bootstrap';
 import { SandboxHealthGet } from '@athenic/contracts';
+import { Outbox } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import type { SandboxEnv } from './config/env';
+import { SANDBOX_CONFIG, type SandboxConfig } from './config/env';
+import { ConnectionStore } from './connections/connection-store';
+import { ConnectionsHandler } from './connections/connections.handler';
+import { ConnectionsService } from './connections/connections.service';
+import { CredentialsClient } from './deploy/credentials-client';
+import { Deployer } from './deploy/deployer';
+import { Reconciler } from './deploy/reconciler';
+import { SandboxRuntime } from './deploy/sandbox-runtime';
+import { Scheduler } from './deploy/scheduler';
+import { LogStore } from './logs/log-store';
+import { BridgeHost } from './providers/bridge-host';
+import { LocalProvider } from './providers/local.provider';
+import { SANDBOX_PROVIDER } from './providers/sandbox-provider';
+import { ServerTypes } from './registry/server-types';
 
 @Module({})
 export class AppModule {
-  static register(env: SandboxEnv, dataSource: DataSource): DynamicModule {
+  static register(config: SandboxConfig, dataSource: DataSource): DynamicModule {
     return {
       module: AppModule,
-      ...serviceModuleMetadata({ owner: 'sandbox', env, dataSource, health: SandboxHealthGet }),
+      ...serviceModuleMetadata({
+        owner: 'sandbox',
+        env: config.env,
+        dataSource,
+        health: SandboxHealthGet,
+        controllers: [ConnectionsHandler],
+        providers: [
+          { provide: SANDBOX_CONFIG, useValue: config },
+          Outbox,
+          BridgeHost,
+          LocalProvider,
+          { provide: SANDBOX_PROVIDER, useExisting: LocalProvider },
+          ServerTypes,
+          CredentialsClient,
+          LogStore,
+          ConnectionStore,
+          SandboxRuntime,
+          Deployer,
+          Scheduler,
+          Reconciler,
+          ConnectionsService,
+        ],
+      }),
     };
   }
 }

@@ -2,6 +2,7 @@ import * as credential from './credential/credential.messages';
 import * as health from './health/health.messages';
 import type { MessageDef } from './message';
 import * as registry from './registry/registry.messages';
+import * as sandbox from './sandbox/sandbox.messages';
 
 function definitions(module: Record<string, unknown>): MessageDef[] {
   return Object.values(module).filter(
@@ -15,4 +16,5 @@ export const ALL_MESSAGES: readonly MessageDef[] = [
   ...definitions(health),
   ...definitions(registry),
   ...definitions(credential),
+  ...definitions(sandbox),
 ];

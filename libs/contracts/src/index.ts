@@ -9,6 +9,8 @@ export * from './health/health.messages';
 export * from './credential/credential.dto';
 export * from './credential/credential.messages';
 export * from './registry/registry.dto';
+export * from './sandbox/sandbox.dto';
+export * from './sandbox/sandbox.messages';
 export * from './registry/registry.messages';
 export * from './validation';
 export * from './registry/launch-reference';

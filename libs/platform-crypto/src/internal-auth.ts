@@ -45,3 +45,11 @@ export function verifyFields(
   const given = Buffer.from(proof);
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
+
+/** The bearer token of a connection's bridge: the sandbox side and the gateway derive the same one. */
+export function bridgeToken(internalSecret: string, connectionId: string): string {
+  return deriveKey(internalSecret, `bridge:${connectionId}`).toString('base64url');
+}
+
+/** Purpose of the HMAC that proves a reveal request comes from a platform service. */
+export const REVEAL_PROOF_PURPOSE = 'credential-reveal';

@@ -56,3 +56,24 @@ export class ApiClient {
     return this.request<T>('DELETE', path, undefined, headers);
   }
 }
+
+/** Polls a connection until it reaches one of `statuses`; returns it (fails with its last state). */
+export async function waitForStatus(
+  api: ApiClient,
+  id: string,
+  statuses: string | string[],
+  timeoutMs = 30000,
+): Promise<any> {
+  const wanted = Array.isArray(statuses) ? statuses : [statuses];
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const res = await api.get(`/functions/v1/mcp-connections/${id}`);
+    last = res.body;
+    if (res.status === 200 && wanted.includes(res.body.status)) return res.body;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(
+    `Connection ${id} did not reach ${wanted.join(' or ')} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+  );
+}

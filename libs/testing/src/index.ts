@@ -5,3 +5,5 @@ export * from './repo';
 export * from './service-process';
 export * from './bus-service';
 export * from './raw-amqp';
+export * from './mcp-fixtures';
+export * from './mcp-client';

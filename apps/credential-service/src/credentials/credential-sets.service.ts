@@ -9,7 +9,12 @@ import {
   type ValidateCredentialsCommand,
   type ValidatedCredentialsReply,
 } from '@athenic/contracts';
-import { checkRecipientJwk, seal as sealFor, verifyFields } from '@athenic/platform-crypto';
+import {
+  REVEAL_PROOF_PURPOSE,
+  checkRecipientJwk,
+  seal as sealFor,
+  verifyFields,
+} from '@athenic/platform-crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -21,7 +26,6 @@ import { TransportKeyService } from '../keys/transport-key.service';
 import { CredentialSchemas } from '../registry/credential-schemas';
 import { CredentialSetEntity } from './credential-set.entity';
 
-export const REVEAL_PURPOSE = 'credential-reveal';
 const PURPOSE = 'connection';
 /** How far a reveal request's time may be from ours: it is signed, and answered only when fresh. */
 const REVEAL_SKEW_MS = 120_000;
@@ -94,7 +98,7 @@ export class CredentialSetsService {
 
   async reveal(command: RevealCredentialsCommand): Promise<RevealedCredentialsReply> {
     const { proof, ...fields } = command;
-    if (!verifyFields(this.config.internalSecret, REVEAL_PURPOSE, fields, proof)) {
+    if (!verifyFields(this.config.internalSecret, REVEAL_PROOF_PURPOSE, fields, proof)) {
       this.log.warn(
         `Refused a reveal of ${command.connection_id} by ${command.requester}: bad proof`,
       );

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { REGISTRY_ENV } from '../config/env';
 import type { RegistryEnv } from '../config/env';
 import { BUILTIN_SERVERS } from './builtin-servers';
-import { findInstalledPackage, splitPackageSpec } from './installed-packages';
+import { findInstalledPackage, splitPackageSpec } from '@athenic/mcp-packages';
 import { McpServerEntity } from './mcp-server.entity';
 import { McpServersRepository } from './mcp-servers.repository';
 import { checkServerType } from './server-type-rules';

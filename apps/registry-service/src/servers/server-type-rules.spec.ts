@@ -1,7 +1,7 @@
 import type { CreateMcpServerCommand } from '@athenic/contracts';
 import * as path from 'node:path';
 import { BUILTIN_SERVERS } from './builtin-servers';
-import { findInstalledPackage, splitPackageSpec } from './installed-packages';
+import { findInstalledPackage, splitPackageSpec } from '@athenic/mcp-packages';
 import { checkServerType } from './server-type-rules';
 
 const PACKAGES_DIR = path.resolve(__dirname, '../../../../mcp-packages');

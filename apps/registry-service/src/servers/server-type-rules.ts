@@ -1,7 +1,7 @@
 import { type CreateMcpServerCommand, parseLaunchValue } from '@athenic/contracts';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import type { InstalledPackage } from './installed-packages';
+import type { InstalledPackage } from '@athenic/mcp-packages';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Variables the sandbox sets itself or that would change how Node or the loader behave. */

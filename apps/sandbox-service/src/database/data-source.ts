@@ -1,5 +1,11 @@
 import { createServiceDataSource } from '@athenic/database';
+import { OutboxMessageEntity, outboxMigration } from '@athenic/messaging';
 import type { DataSource } from 'typeorm';
+import { ConnectionEventEntity } from '../connections/connection-event.entity';
+import { ConnectionEntity } from '../connections/connection.entity';
+import { IdempotencyKeyEntity } from '../connections/idempotency-key.entity';
+import { ConnectionLogEntity } from '../logs/connection-log.entity';
+import { CreateConnections1795479404256 } from '../migrations/1795479404256-create-connections';
 
 export const SANDBOX_SCHEMA = 'sandbox';
 
@@ -7,8 +13,14 @@ export function sandboxDataSource(url: string): DataSource {
   return createServiceDataSource({
     url,
     schema: SANDBOX_SCHEMA,
-    entities: [],
-    migrations: [],
-    poolSize: 5,
+    entities: [
+      ConnectionEntity,
+      ConnectionEventEntity,
+      IdempotencyKeyEntity,
+      ConnectionLogEntity,
+      OutboxMessageEntity,
+    ],
+    migrations: [outboxMigration(SANDBOX_SCHEMA, 1763900000001), CreateConnections1795479404256],
+    poolSize: 10,
   });
 }

@@ -4,8 +4,13 @@ import * as path from 'node:path';
 export interface InstalledPackage {
   name: string;
   version: string;
-  /** Executable names the package declares. */
+  /** Executable names the package declares, with their script paths (relative to the package). */
   bins: string[];
+  binPaths: Record<string, string>;
+  /** The install folder (its own node_modules inside): what a sandbox mounts. */
+  installDir: string;
+  /** The package's own folder. */
+  packageDir: string;
 }
 
 /**
@@ -30,9 +35,18 @@ export async function findInstalledPackage(
         name: string;
         bin?: string | Record<string, string>;
       };
-      const bins =
-        typeof pkg.bin === 'string' ? [pkg.name.split('/').pop()!] : Object.keys(pkg.bin ?? {});
-      return { name: pkg.name, version: pkg.version, bins };
+      const binPaths: Record<string, string> =
+        typeof pkg.bin === 'string'
+          ? { [pkg.name.split('/').pop()!]: pkg.bin }
+          : { ...(pkg.bin ?? {}) };
+      return {
+        name: pkg.name,
+        version: pkg.version,
+        bins: Object.keys(binPaths),
+        binPaths,
+        installDir: path.join(packagesDir, folder),
+        packageDir: path.dirname(manifest),
+      };
     } catch {
       continue;
     }

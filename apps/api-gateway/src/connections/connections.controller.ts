@@ -1,0 +1,215 @@
+import {
+  type AccountHealthReply,
+  type ConnectionEventList,
+  type ConnectionLogList,
+  SandboxAccountHealthGet,
+  SandboxConnectionDelete,
+  SandboxConnectionEventList,
+  SandboxConnectionGet,
+  SandboxConnectionInstall,
+  SandboxConnectionList,
+  SandboxConnectionLogList,
+  SandboxConnectionReplaceCredentials,
+  SandboxConnectionStart,
+  SandboxConnectionStop,
+} from '@athenic/contracts';
+import { BusClient } from '@athenic/messaging';
+import { signFields } from '@athenic/platform-crypto';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { accountFor, ownerFilter } from '../auth/account-scope';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
+import { CredentialSealer } from '../credentials/credential-sealer';
+import { requireUuid } from '../http/ids';
+import { actorOf } from '../http/principal';
+import { withMcpUrl } from './connection-response';
+import {
+  AccountQuery,
+  ConnectionResponse,
+  CredentialsBody,
+  InstallBody,
+  LogsQuery,
+} from './connections.dto';
+
+@ApiTags('mcp-connections')
+@ApiBearerAuth()
+@Controller('functions/v1/mcp-connections')
+export class ConnectionsController {
+  constructor(
+    private readonly bus: BusClient,
+    private readonly sealer: CredentialSealer,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  @Post('install')
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      'Installs an MCP server for an account; answers at once with the connection in mcpPending.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Retries with the same key and body return the first response.',
+  })
+  @ApiResponse({ status: 202, type: ConnectionResponse })
+  async install(
+    @Body() body: InstallBody,
+    @Req() req: Request,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<ConnectionResponse> {
+    const accountId = accountFor(req.principal, body.account_id);
+    const sealed = await this.sealer.sealAll(body.provided_credential_schema);
+    const key = idempotencyKey?.trim() || undefined;
+    const reply = await this.bus.send(SandboxConnectionInstall, {
+      account_id: accountId,
+      mcp_server_id: body.mcp_server_id,
+      title: body.title,
+      config: body.config ?? {},
+      sealed_credentials: sealed,
+      // Without a key of the caller's, one per request still makes a redelivered command harmless.
+      idempotency_key: key ?? `request:${randomUUID()}`,
+      request_hash: signFields(this.config.internalSecret, 'idempotency', {
+        mcp_server_id: body.mcp_server_id,
+        account_id: accountId,
+        title: body.title,
+        config: body.config ?? {},
+        credentials: body.provided_credential_schema ?? {},
+      }),
+      actor: actorOf(req.principal),
+    });
+    return withMcpUrl(reply.connection, this.config.publicBaseUrl);
+  }
+
+  @Get()
+  @ApiOperation({ summary: "An account's connections, oldest first." })
+  async list(
+    @Query() query: AccountQuery,
+    @Req() req: Request,
+  ): Promise<{ data: ConnectionResponse[] }> {
+    const reply = await this.bus.send(SandboxConnectionList, {
+      account_id: accountFor(req.principal, query.account_id),
+    });
+    return { data: reply.data.map((c) => withMcpUrl(c, this.config.publicBaseUrl)) };
+  }
+
+  @Get('health')
+  @ApiOperation({
+    summary:
+      'MCP ping of every running connection of the account; unhealthy if one fails or a connection is in mcpError.',
+  })
+  health(@Query() query: AccountQuery, @Req() req: Request): Promise<AccountHealthReply> {
+    return this.bus.send(
+      SandboxAccountHealthGet,
+      { account_id: accountFor(req.principal, query.account_id) },
+      { timeoutMs: 10000 },
+    );
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One connection; never a credential.' })
+  @ApiResponse({ status: 200, type: ConnectionResponse })
+  async get(@Param('id') id: string, @Req() req: Request): Promise<ConnectionResponse> {
+    const view = await this.bus.send(SandboxConnectionGet, {
+      id: requireUuid(id, 'connection'),
+      account_id: ownerFilter(req.principal),
+    });
+    return withMcpUrl(view, this.config.publicBaseUrl);
+  }
+
+  @Post(':id/stop')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Stops the connection; 409 if it is already stopped.' })
+  async stop(@Param('id') id: string, @Req() req: Request): Promise<ConnectionResponse> {
+    const view = await this.bus.send(SandboxConnectionStop, this.target(id, req), {
+      timeoutMs: 15000,
+    });
+    return withMcpUrl(view, this.config.publicBaseUrl);
+  }
+
+  @Post(':id/start')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Starts a stopped or failed connection; 409 otherwise.' })
+  async start(@Param('id') id: string, @Req() req: Request): Promise<ConnectionResponse> {
+    const view = await this.bus.send(SandboxConnectionStart, this.target(id, req));
+    return withMcpUrl(view, this.config.publicBaseUrl);
+  }
+
+  @Put(':id/credentials')
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      'Replaces the credentials (validated as at install); a running connection is redeployed.',
+  })
+  async credentials(
+    @Param('id') id: string,
+    @Body() body: CredentialsBody,
+    @Req() req: Request,
+  ): Promise<ConnectionResponse> {
+    const target = this.target(id, req);
+    const sealed = await this.sealer.sealAll(body.provided_credential_schema);
+    const view = await this.bus.send(
+      SandboxConnectionReplaceCredentials,
+      { ...target, sealed_credentials: sealed },
+      { timeoutMs: 15000 },
+    );
+    return withMcpUrl(view, this.config.publicBaseUrl);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Deletes the connection: sandbox stopped, credentials and working dir destroyed.',
+  })
+  async delete(@Param('id') id: string, @Req() req: Request): Promise<void> {
+    await this.bus.send(SandboxConnectionDelete, this.target(id, req), { timeoutMs: 15000 });
+  }
+
+  @Get(':id/events')
+  @ApiOperation({ summary: 'Status history, oldest first.' })
+  events(@Param('id') id: string, @Req() req: Request): Promise<ConnectionEventList> {
+    return this.bus.send(SandboxConnectionEventList, {
+      id: requireUuid(id, 'connection'),
+      account_id: ownerFilter(req.principal),
+    });
+  }
+
+  @Get(':id/logs')
+  @ApiOperation({
+    summary: "The server's stderr, non-protocol stdout and lifecycle lines, secrets masked.",
+  })
+  logs(
+    @Param('id') id: string,
+    @Query() query: LogsQuery,
+    @Req() req: Request,
+  ): Promise<ConnectionLogList> {
+    return this.bus.send(SandboxConnectionLogList, {
+      id: requireUuid(id, 'connection'),
+      account_id: ownerFilter(req.principal),
+      tail: query.tail ?? 100,
+    });
+  }
+
+  private target(id: string, req: Request) {
+    return {
+      id: requireUuid(id, 'connection'),
+      account_id: ownerFilter(req.principal),
+      actor: actorOf(req.principal),
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import {
+  type ConnectionDeletedEvent,
+  type ConnectionRouteReply,
+  type ConnectionStatusChangedEvent,
+  SandboxConnectionDeleted,
+  SandboxConnectionRouteGet,
+  SandboxConnectionStatusChanged,
+} from '@athenic/contracts';
+import { BusClient, Handle } from '@athenic/messaging';
+import { Controller, Injectable } from '@nestjs/common';
+
+const TTL_MS = 5000;
+
+/**
+ * Where each connection's MCP traffic goes, and whose it is: cached, so the MCP path does not ask
+ * the bus per message; a status change or deletion drops the entry at once.
+ */
+@Injectable()
+export class ConnectionRoutes {
+  private readonly cache = new Map<string, { route: ConnectionRouteReply; until: number }>();
+
+  constructor(private readonly bus: BusClient) {}
+
+  async get(id: string): Promise<ConnectionRouteReply> {
+    const cached = this.cache.get(id);
+    if (cached && cached.until > Date.now()) return cached.route;
+    const route = await this.bus.send(SandboxConnectionRouteGet, { id });
+    this.cache.set(id, { route, until: Date.now() + TTL_MS });
+    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    return route;
+  }
+
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+}
+
+@Controller()
+export class ConnectionRouteListener {
+  constructor(private readonly routes: ConnectionRoutes) {}
+
+  @Handle(SandboxConnectionStatusChanged)
+  changed(event: ConnectionStatusChangedEvent): void {
+    this.routes.forget(event.connection_id);
+  }
+
+  @Handle(SandboxConnectionDeleted)
+  deleted(event: ConnectionDeletedEvent): void {
+    this.routes.forget(event.connection_id);
+  }
+}

@@ -1,0 +1,55 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConnectionStore } from '../connections/connection-store';
+import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
+import { SandboxRuntime } from './sandbox-runtime';
+
+/**
+ * Brings what runs in line with what users want after this service (re)starts: connections that
+ * were deploying or running here have lost their sandbox, so those wanted running are requeued
+ * (never left in mcpDeploying) and servers that belong to no live connection are killed.
+ */
+@Injectable()
+export class Reconciler {
+  private readonly log = new Logger('Reconciler');
+
+  constructor(
+    @Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider,
+    private readonly store: ConnectionStore,
+    private readonly runtime: SandboxRuntime,
+  ) {}
+
+  async atStart(): Promise<void> {
+    const killed = await this.provider.killOrphans(this.runtime.ids());
+    if (killed.length > 0)
+      this.log.warn(`Killed ${killed.length} orphaned server process(es): ${killed.join(', ')}`);
+    for (const row of await this.store.inStatus(['mcpDeploying', 'mcpRunning'])) {
+      if (this.runtime.get(row.id)) continue;
+      if (row.desiredState === 'running') {
+        await this.store.transition(
+          row.id,
+          'mcpPending',
+          'The sandbox service restarted and the sandbox was gone; redeploying.',
+          {
+            from: ['mcpDeploying', 'mcpRunning'],
+            patch: {
+              queuedAt: new Date(),
+              bridgeUrl: null,
+              sandboxRef: null,
+              deployDeadlineAt: null,
+            },
+          },
+        );
+      } else {
+        await this.store.transition(
+          row.id,
+          'mcpStopped',
+          'Stopped: the sandbox service restarted and the connection was meant to be stopped.',
+          {
+            from: ['mcpDeploying', 'mcpRunning'],
+            patch: { bridgeUrl: null, sandboxRef: null, deployDeadlineAt: null },
+          },
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import type { Isolation } from '@athenic/contracts';
+import type { BridgeReady, ExitInfo, LogStream } from '@athenic/mcp-bridge';
+
+/** How paths look from inside a sandbox (the launch spec refers to them). */
+export interface SandboxPaths {
+  /** The connection's private working dir. */
+  workdir: string;
+  /** Where an installed package's folder appears. */
+  packageRoot: string;
+}
+
+/** Everything needed to start one connection's server; values already resolved (may hold secrets). */
+export interface SandboxSpec {
+  connectionId: string;
+  accountId: string;
+  /** The install folder of the server's npm package (mounted read-only), or null for a command-only type. */
+  packageInstallDir: string | null;
+  /**
+   * Either a script to run through the platform's launcher (arguments passed in the environment,
+   * never on a command line), or plain node arguments for a command-only type.
+   */
+  program: { kind: 'script'; path: string; args: string[] } | { kind: 'node'; args: string[] };
+  env: Record<string, string>;
+  /** Files written into the working dir before start (credential files), path relative to it. */
+  files: { path: string; content: string }[];
+  egress: string[];
+  persistentStorage: boolean;
+}
+
+export interface SandboxHooks {
+  onLog: (stream: LogStream, line: string) => void;
+  /** The server exited (after it was running, or while starting). */
+  onExit: (info: ExitInfo) => void;
+}
+
+export interface SandboxHandle {
+  /** The provider's id of the sandbox, stored to find it again. */
+  ref: string;
+  isolation: Isolation;
+  /** Where the bridge listens, for the gateway. */
+  bridgeUrl: string;
+  ready: BridgeReady;
+  ping(timeoutMs: number): Promise<number>;
+  /** Stops the server (and the sandbox); the working dir stays unless discarded by the caller. */
+  stop(): Promise<void>;
+}
+
+/** Raised when a server does not come up; `reason` is the sentence the user sees. */
+export class DeployError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'DeployError';
+  }
+}
+
+export interface SandboxProvider {
+  readonly name: 'local' | 'e2b';
+  paths(connectionId: string): SandboxPaths;
+  start(
+    spec: SandboxSpec,
+    timeoutMs: number,
+    hooks: SandboxHooks,
+    signal: AbortSignal,
+  ): Promise<SandboxHandle>;
+  /** Removes a connection's working dir (on stop without persistent storage, and on delete). */
+  discardFiles(connectionId: string): Promise<void>;
+  /** Kills whatever the provider still runs for connections not in `keep` (orphans after a crash). */
+  killOrphans(keep: Set<string>): Promise<string[]>;
+}
+
+export const SANDBOX_PROVIDER = Symbol('SANDBOX_PROVIDER');

@@ -1,0 +1,32 @@
+import { type McpServerEntry, RegistryServerGet } from '@athenic/contracts';
+import { BusClient } from '@athenic/messaging';
+import { findInstalledPackage, type InstalledPackage } from '@athenic/mcp-packages';
+import { Inject, Injectable } from '@nestjs/common';
+import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
+
+const CACHE_MS = 30_000;
+
+/** Server types from the registry (cached briefly) and where their packages are installed. */
+@Injectable()
+export class ServerTypes {
+  private readonly cache = new Map<string, { entry: McpServerEntry; at: number }>();
+
+  constructor(
+    private readonly bus: BusClient,
+    @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
+  ) {}
+
+  async get(id: string): Promise<McpServerEntry> {
+    const cached = this.cache.get(id);
+    if (cached && Date.now() - cached.at < CACHE_MS) return cached.entry;
+    const entry = await this.bus.send(RegistryServerGet, { id });
+    this.cache.set(id, { entry, at: Date.now() });
+    return entry;
+  }
+
+  installed(entry: McpServerEntry): Promise<InstalledPackage | undefined> {
+    return entry.package
+      ? findInstalledPackage(this.config.packagesDir, entry.package)
+      : Promise.resolve(undefined);
+  }
+}

@@ -1,0 +1,599 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  ERROR,
+  asMessage,
+  errorResponse,
+  isNotification,
+  isRequest,
+  isResponse,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc';
+import { SseStream } from './sse';
+import { type ExitInfo, type LogStream, StdioChannel, type UpstreamProcess } from './upstream';
+
+export const LATEST_PROTOCOL_VERSION = '2025-06-18';
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const EVENT_BUFFER = 200;
+
+export interface BridgeOptions {
+  /** The bearer token every client must present. */
+  token: string;
+  onLog?: (stream: LogStream, line: string) => void;
+  onExit?: (info: ExitInfo) => void;
+  /** A session with no request and no open stream for this long is dropped. */
+  sessionIdleMs?: number;
+}
+
+export interface BridgeReady {
+  serverInfo: { name?: string; version?: string };
+  protocolVersion: string;
+  tools: number;
+}
+
+interface Session {
+  id: string;
+  /** Client request id (typed key) to upstream id, for cancellation and duplicate detection. */
+  inflight: Map<string, number>;
+  stream?: SseStream;
+  events: { id: number; data: unknown }[];
+  nextEventId: number;
+  subscriptions: Set<string>;
+  lastSeen: number;
+}
+
+interface Pending {
+  session?: Session;
+  clientId?: JsonRpcId;
+  clientProgressToken?: string | number;
+  deliver: (response: JsonRpcResponse) => void;
+  /** Notifications about this request (progress) go here when its POST is an SSE stream. */
+  notify?: (notification: JsonRpcNotification) => void;
+}
+
+const keyOf = (id: JsonRpcId) => `${typeof id}:${id}`;
+
+export class BridgeHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly rpcCode: number = ERROR.invalidRequest,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Serves one stdio MCP server over MCP Streamable HTTP to any number of sessions. One server
+ * process, one upstream `initialize` (its result replayed to every session), one
+ * `notifications/initialized`. Each session's request ids, cancellations and progress tokens are
+ * rewritten on the way in and restored on the way out; resource updates go to subscribers,
+ * list changes and logs to every session; requests from the server for client features are
+ * refused at once (the bridge offers none), never left hanging.
+ */
+export class McpBridge {
+  private readonly channel: StdioChannel;
+  private readonly tokenDigest: Buffer;
+  private readonly sessions = new Map<string, Session>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly progressRoutes = new Map<string, number>();
+  private readonly subscribers = new Map<string, Set<Session>>();
+  private nextId = 1;
+  private initializeResult: Record<string, unknown> | undefined;
+  private exitInfo: ExitInfo | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly upstream: UpstreamProcess,
+    private readonly options: BridgeOptions,
+  ) {
+    this.tokenDigest = createHash('sha256').update(options.token).digest();
+    this.channel = new StdioChannel(
+      upstream,
+      (m) => this.fromUpstream(m),
+      (stream, line) => options.onLog?.(stream, line),
+    );
+    void upstream.exited.then((info) => this.upstreamExited(info));
+    const idle = options.sessionIdleMs ?? 30 * 60 * 1000;
+    this.sweeper = setInterval(() => this.dropIdleSessions(idle), Math.min(idle, 60_000));
+    this.sweeper.unref();
+  }
+
+  get running(): boolean {
+    return !this.exitInfo;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** The upstream handshake: `initialize`, `notifications/initialized`, then `tools/list` to prove it works. */
+  async start(timeoutMs: number): Promise<BridgeReady> {
+    const deadline = Date.now() + timeoutMs;
+    const init = await this.request(
+      'initialize',
+      {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: 'athenic-mcp-bridge', version: '1.0.0' },
+      },
+      timeoutMs,
+    );
+    this.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const result = init as {
+      protocolVersion: string;
+      serverInfo?: { name?: string; version?: string };
+      capabilities?: { tools?: unknown };
+    };
+    let tools = 0;
+    if (result.capabilities?.tools) {
+      const listed = (await this.request('tools/list', {}, Math.max(1, deadline - Date.now()))) as {
+        tools?: unknown[];
+      };
+      tools = listed.tools?.length ?? 0;
+    }
+    this.initializeResult = init as Record<string, unknown>;
+    return { serverInfo: result.serverInfo ?? {}, protocolVersion: result.protocolVersion, tools };
+  }
+
+  /** An MCP ping through the server; resolves with the round trip in milliseconds. */
+  async ping(timeoutMs: number): Promise<number> {
+    const started = process.hrtime.bigint();
+    await this.request('ping', {}, timeoutMs);
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  }
+
+  /** A request of the bridge's own (not from a session). */
+  private request(
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.exitInfo) return reject(new Error(this.exitText()));
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no answer to ${method} within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        deliver: (response) => {
+          clearTimeout(timer);
+          if (response.error) reject(new Error(`${method} failed: ${response.error.message}`));
+          else resolve(response.result);
+        },
+      });
+      this.channel.send({ jsonrpc: '2.0', id, method, params });
+    });
+  }
+
+  async close(graceMs = 5000): Promise<ExitInfo> {
+    clearInterval(this.sweeper);
+    for (const session of [...this.sessions.values()]) this.endSession(session);
+    return this.upstream.stop(graceMs);
+  }
+
+  // ---- HTTP side ------------------------------------------------------------------------------
+
+  /** Handles one Streamable HTTP request (POST, GET or DELETE on the MCP endpoint). */
+  handle(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
+    try {
+      if (!this.authorized(req.headers.authorization)) {
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+        res.end(JSON.stringify(errorResponse(null, ERROR.invalidRequest, 'Unauthorized')));
+        return;
+      }
+      switch (req.method) {
+        case 'POST':
+          if (body) return this.post(req, res, body);
+          return void readBody(req, MAX_BODY_BYTES).then(
+            (buffer) => this.safely(res, () => this.post(req, res, buffer)),
+            (error: unknown) => this.fail(res, error),
+          );
+        case 'GET':
+          return this.get(req, res);
+        case 'DELETE':
+          return this.delete(req, res);
+        default:
+          res.writeHead(405, { allow: 'GET, POST, DELETE', 'content-type': 'application/json' });
+          res.end(JSON.stringify(errorResponse(null, ERROR.invalidRequest, 'Method not allowed')));
+      }
+    } catch (error) {
+      this.fail(res, error);
+    }
+  }
+
+  private safely(res: ServerResponse, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.fail(res, error);
+    }
+  }
+
+  private fail(res: ServerResponse, error: unknown): void {
+    if (res.headersSent) return void res.end();
+    const status = error instanceof BridgeHttpError ? error.status : 500;
+    const code = error instanceof BridgeHttpError ? error.rpcCode : ERROR.internal;
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify(
+        errorResponse(null, code, error instanceof Error ? error.message : 'Internal error'),
+      ),
+    );
+  }
+
+  private authorized(header: string | undefined): boolean {
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match) return false;
+    return timingSafeEqual(createHash('sha256').update(match[1]).digest(), this.tokenDigest);
+  }
+
+  private session(req: IncomingMessage, required: true): Session;
+  private session(req: IncomingMessage, required: false): Session | undefined;
+  private session(req: IncomingMessage, required: boolean): Session | undefined {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string' || id === '') {
+      if (required)
+        throw new BridgeHttpError(400, 'Bad Request: Mcp-Session-Id header is required');
+      return undefined;
+    }
+    const session = this.sessions.get(id);
+    if (!session) throw new BridgeHttpError(404, 'Session not found', ERROR.serverGone);
+    session.lastSeen = Date.now();
+    return session;
+  }
+
+  private post(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    if (!this.running || !this.initializeResult)
+      throw new BridgeHttpError(503, this.exitText(), ERROR.serverGone);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(errorResponse(null, ERROR.parse, 'Parse error: the body is not JSON')),
+      );
+      return;
+    }
+    const batch = Array.isArray(parsed);
+    const raw = batch ? (parsed as unknown[]) : [parsed];
+    if (raw.length === 0) throw new BridgeHttpError(400, 'An empty batch is not a message');
+    const messages: JsonRpcMessage[] = [];
+    for (const item of raw) {
+      const message = asMessage(item);
+      if (typeof message === 'string')
+        throw new BridgeHttpError(400, `Invalid request: ${message}`);
+      messages.push(message);
+    }
+
+    const initialize = messages.find((m) => isRequest(m) && m.method === 'initialize') as
+      JsonRpcRequest | undefined;
+    if (initialize) {
+      if (messages.length > 1) throw new BridgeHttpError(400, 'initialize must be sent on its own');
+      return this.initializeSession(initialize, res);
+    }
+    const session = this.session(req, true);
+    const requests = messages.filter(isRequest);
+    for (const message of messages) {
+      if (isNotification(message)) this.notificationFromClient(session, message);
+      // Responses to server requests: the bridge answers those itself, so there is nothing to route.
+    }
+    if (requests.length === 0) {
+      res.writeHead(202);
+      res.end();
+      return;
+    }
+    const useSse = requests.some((r) => progressTokenOf(r) !== undefined);
+    const responses: JsonRpcResponse[] = [];
+    let stream: SseStream | undefined;
+    let gone = false;
+    res.on('close', () => (gone = true));
+    const finish = () => {
+      if (gone) return;
+      if (stream) return stream.end();
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
+      res.end(JSON.stringify(batch ? responses : responses[0]));
+    };
+    if (useSse) stream = new SseStream(res, { 'mcp-session-id': session.id }, () => (gone = true));
+    let outstanding = requests.length;
+    const deliver = (response: JsonRpcResponse) => {
+      if (stream) stream.send(response);
+      else responses.push(response);
+      if (--outstanding === 0) finish();
+    };
+    for (const request of requests)
+      this.forwardRequest(session, request, deliver, stream ? (n) => stream!.send(n) : undefined);
+  }
+
+  private initializeSession(request: JsonRpcRequest, res: ServerResponse): void {
+    const session: Session = {
+      id: randomUUID(),
+      inflight: new Map(),
+      events: [],
+      nextEventId: 1,
+      subscriptions: new Set(),
+      lastSeen: Date.now(),
+    };
+    this.sessions.set(session.id, session);
+    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: this.initializeResult }));
+  }
+
+  private forwardRequest(
+    session: Session,
+    request: JsonRpcRequest,
+    deliver: (response: JsonRpcResponse) => void,
+    notify?: (notification: JsonRpcNotification) => void,
+  ): void {
+    const key = keyOf(request.id);
+    if (session.inflight.has(key)) {
+      return deliver(
+        errorResponse(
+          request.id,
+          ERROR.invalidRequest,
+          `Request id ${String(request.id)} is already in flight in this session`,
+        ),
+      );
+    }
+    const upstreamId = this.nextId++;
+    const params = request.params ? { ...request.params } : undefined;
+    const clientToken = progressTokenOf(request);
+    if (clientToken !== undefined && params) {
+      const upstreamToken = `p${upstreamId}`;
+      params._meta = { ...(params._meta as Record<string, unknown>), progressToken: upstreamToken };
+      this.progressRoutes.set(upstreamToken, upstreamId);
+    }
+    if (request.method === 'resources/subscribe' || request.method === 'resources/unsubscribe') {
+      const handled = this.subscription(session, request, deliver);
+      if (handled) return;
+    }
+    session.inflight.set(key, upstreamId);
+    this.pending.set(upstreamId, {
+      session,
+      clientId: request.id,
+      clientProgressToken: clientToken,
+      deliver,
+      notify,
+    });
+    if (
+      !this.channel.send({
+        jsonrpc: '2.0',
+        id: upstreamId,
+        method: request.method,
+        ...(params ? { params } : {}),
+      })
+    ) {
+      this.settle(upstreamId, errorResponse(upstreamId, ERROR.serverGone, this.exitText()));
+    }
+  }
+
+  /**
+   * Subscriptions are counted per resource: the server is asked once for the first subscriber and
+   * told to stop after the last one leaves. Returns true when answered locally.
+   */
+  private subscription(
+    session: Session,
+    request: JsonRpcRequest,
+    deliver: (r: JsonRpcResponse) => void,
+  ): boolean {
+    const uri = (request.params as { uri?: unknown } | undefined)?.uri;
+    if (typeof uri !== 'string') return false;
+    const subscribers = this.subscribers.get(uri) ?? new Set<Session>();
+    if (request.method === 'resources/subscribe') {
+      session.subscriptions.add(uri);
+      const first = subscribers.size === 0;
+      subscribers.add(session);
+      this.subscribers.set(uri, subscribers);
+      if (first) return false;
+    } else {
+      session.subscriptions.delete(uri);
+      subscribers.delete(session);
+      if (subscribers.size === 0) {
+        this.subscribers.delete(uri);
+        return false;
+      }
+    }
+    deliver({ jsonrpc: '2.0', id: request.id, result: {} });
+    return true;
+  }
+
+  private notificationFromClient(session: Session, notification: JsonRpcNotification): void {
+    switch (notification.method) {
+      case 'notifications/initialized':
+        return; // The bridge sent the one the server needs.
+      case 'notifications/cancelled': {
+        const requestId = notification.params?.requestId as JsonRpcId | undefined;
+        const upstreamId =
+          requestId === undefined ? undefined : session.inflight.get(keyOf(requestId));
+        if (upstreamId === undefined) return;
+        this.channel.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { ...notification.params, requestId: upstreamId },
+        });
+        return;
+      }
+      default:
+        this.channel.send(notification);
+    }
+  }
+
+  private get(req: IncomingMessage, res: ServerResponse): void {
+    if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
+      throw new BridgeHttpError(406, 'Not Acceptable: the client must accept text/event-stream');
+    }
+    const session = this.session(req, true);
+    // A reconnect replaces the old stream; it does not touch the server process.
+    session.stream?.end();
+    const stream = new SseStream(res, { 'mcp-session-id': session.id }, () => {
+      if (session.stream === stream) session.stream = undefined;
+    });
+    session.stream = stream;
+    const lastEventId = Number(req.headers['last-event-id']);
+    if (Number.isFinite(lastEventId)) {
+      for (const event of session.events)
+        if (event.id > lastEventId) stream.send(event.data, String(event.id));
+    }
+  }
+
+  private delete(req: IncomingMessage, res: ServerResponse): void {
+    const session = this.session(req, true);
+    this.endSession(session);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  }
+
+  private endSession(session: Session): void {
+    this.sessions.delete(session.id);
+    for (const upstreamId of session.inflight.values()) {
+      const pending = this.pending.get(upstreamId);
+      if (pending) {
+        this.pending.delete(upstreamId);
+        pending.deliver(errorResponse(pending.clientId ?? null, ERROR.serverGone, 'Session ended'));
+      }
+    }
+    session.inflight.clear();
+    for (const uri of session.subscriptions) {
+      const subscribers = this.subscribers.get(uri);
+      subscribers?.delete(session);
+      if (subscribers && subscribers.size === 0) {
+        this.subscribers.delete(uri);
+        this.channel.send({
+          jsonrpc: '2.0',
+          id: this.nextId++,
+          method: 'resources/unsubscribe',
+          params: { uri },
+        });
+      }
+    }
+    session.stream?.end();
+  }
+
+  private dropIdleSessions(idleMs: number): void {
+    const cutoff = Date.now() - idleMs;
+    for (const session of [...this.sessions.values()]) {
+      if (session.lastSeen < cutoff && !session.stream && session.inflight.size === 0)
+        this.endSession(session);
+    }
+  }
+
+  // ---- Upstream side --------------------------------------------------------------------------
+
+  private fromUpstream(message: JsonRpcMessage): void {
+    if (isResponse(message)) {
+      if (typeof message.id === 'number') this.settle(message.id, message);
+      return;
+    }
+    if (isRequest(message)) return this.requestFromServer(message);
+    this.notificationFromServer(message);
+  }
+
+  private settle(upstreamId: number, response: JsonRpcResponse): void {
+    const pending = this.pending.get(upstreamId);
+    if (!pending) return;
+    this.pending.delete(upstreamId);
+    if (pending.clientProgressToken !== undefined) this.progressRoutes.delete(`p${upstreamId}`);
+    if (pending.session && pending.clientId !== undefined)
+      pending.session.inflight.delete(keyOf(pending.clientId));
+    pending.deliver({ ...response, id: pending.clientId ?? response.id });
+  }
+
+  private requestFromServer(request: JsonRpcRequest): void {
+    if (request.method === 'ping') {
+      this.channel.send({ jsonrpc: '2.0', id: request.id, result: {} });
+      return;
+    }
+    // The bridge declared no client capabilities (sampling, elicitation, roots): refuse at once.
+    this.channel.send(
+      errorResponse(
+        request.id,
+        ERROR.methodNotFound,
+        `${request.method} is not available through the platform's MCP bridge`,
+      ),
+    );
+  }
+
+  private notificationFromServer(notification: JsonRpcNotification): void {
+    const params = notification.params ?? {};
+    if (notification.method === 'notifications/progress') {
+      const upstreamId = this.progressRoutes.get(String(params.progressToken));
+      const pending = upstreamId === undefined ? undefined : this.pending.get(upstreamId);
+      if (!pending?.session) return;
+      const restored = {
+        ...notification,
+        params: { ...params, progressToken: pending.clientProgressToken },
+      };
+      if (pending.notify) pending.notify(restored);
+      else this.toSession(pending.session, restored);
+      return;
+    }
+    if (notification.method === 'notifications/cancelled') return;
+    if (notification.method === 'notifications/resources/updated') {
+      for (const session of this.subscribers.get(String(params.uri)) ?? [])
+        this.toSession(session, notification);
+      return;
+    }
+    // list_changed, logging messages and the rest concern every session.
+    for (const session of this.sessions.values()) this.toSession(session, notification);
+  }
+
+  private toSession(session: Session, message: JsonRpcMessage): void {
+    const id = session.nextEventId++;
+    session.events.push({ id, data: message });
+    if (session.events.length > EVENT_BUFFER) session.events.shift();
+    session.stream?.send(message, String(id));
+  }
+
+  private upstreamExited(info: ExitInfo): void {
+    this.exitInfo = info;
+    const text = this.exitText();
+    for (const upstreamId of [...this.pending.keys()])
+      this.settle(upstreamId, errorResponse(upstreamId, ERROR.serverGone, text));
+    for (const session of [...this.sessions.values()]) this.endSession(session);
+    this.options.onExit?.(info);
+  }
+
+  private exitText(): string {
+    if (!this.exitInfo) return 'The MCP server is not ready yet';
+    return this.exitInfo.signal
+      ? `The MCP server was stopped (${this.exitInfo.signal})`
+      : `The MCP server exited with code ${this.exitInfo.code}`;
+  }
+}
+
+function progressTokenOf(request: JsonRpcRequest): string | number | undefined {
+  const token = (request.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+/** Reads a request body up to a limit; over it, a 413. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      return reject(
+        new BridgeHttpError(413, `The request body exceeds ${limit / 1024 / 1024} MiB`),
+      );
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.destroy();
+        reject(new BridgeHttpError(413, `The request body exceeds ${limit / 1024 / 1024} MiB`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,5 @@
+export * from './bridge';
+export * from './jsonrpc';
+export * from './sse';
+export * from './upstream';
+export * from './child-upstream';

@@ -1,0 +1,215 @@
+import { ChildUpstream, McpBridge } from '@athenic/mcp-bridge';
+import { REPO_ROOT } from '@athenic/testing';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createServer, type Server } from 'node:http';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const PACKAGES = path.join(REPO_ROOT, 'mcp-packages');
+const memoryEntry = path.join(
+  PACKAGES,
+  'modelcontextprotocol__server-memory/node_modules/@modelcontextprotocol/server-memory/dist/index.js',
+);
+const everythingEntry = path.join(
+  PACKAGES,
+  'modelcontextprotocol__server-everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js',
+);
+const TOKEN = 'bridge-test-token-0123456789abcdef';
+
+async function serve(bridge: McpBridge): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => bridge.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/mcp`, server };
+}
+
+async function client(url: string, token = TOKEN): Promise<Client> {
+  const c = new Client({ name: 'bridge-test', version: '1.0.0' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  return c;
+}
+
+describe('the MCP bridge: one stdio server shared by many Streamable HTTP sessions', () => {
+  let workdir: string;
+  let upstream: ChildUpstream;
+  let bridge: McpBridge;
+  let url: string;
+  let server: Server;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bridge-'));
+    upstream = ChildUpstream.spawn(process.execPath, [memoryEntry], {
+      cwd: workdir,
+      env: { PATH: process.env.PATH, MEMORY_FILE_PATH: path.join(workdir, 'memory.jsonl') },
+    });
+    bridge = new McpBridge(upstream, {
+      token: TOKEN,
+      onLog: (stream, line) => logs.push(`${stream}: ${line}`),
+    });
+    const ready = await bridge.start(15000);
+    expect(ready.tools).toBe(9);
+    ({ url, server } = await serve(bridge));
+  });
+
+  afterAll(async () => {
+    await bridge?.close();
+    server?.close();
+    fs.rmSync(workdir, { recursive: true, force: true });
+  });
+
+  it("lets two independent clients share one server process and see each other's changes", async () => {
+    const a = await client(url);
+    const b = await client(url);
+    await a.callTool({
+      name: 'create_entities',
+      arguments: {
+        entities: [
+          { name: 'Ada', entityType: 'person', observations: ['wrote the first program'] },
+        ],
+      },
+    });
+    const graph = await b.callTool({ name: 'read_graph', arguments: {} });
+    expect(JSON.stringify(graph.content)).toContain('wrote the first program');
+    expect(bridge.sessionCount).toBeGreaterThanOrEqual(2);
+    await a.close();
+    await b.close();
+  });
+
+  it("keeps each session's request ids apart when both use the same ids at once", async () => {
+    const clients = await Promise.all([client(url), client(url), client(url)]);
+    const results = await Promise.all(
+      clients.flatMap((c, i) =>
+        [0, 1, 2].map((j) =>
+          c.callTool({ name: 'search_nodes', arguments: { query: `nothing-${i}-${j}` } }),
+        ),
+      ),
+    );
+    expect(results).toHaveLength(9);
+    for (const r of results) expect(r.isError).toBeFalsy();
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it('forwards stderr as log lines and answers pings', async () => {
+    expect(
+      logs.some((l) => l.startsWith('stderr: ') && l.includes('Knowledge Graph MCP Server')),
+    ).toBe(true);
+    expect(await bridge.ping(2000)).toBeGreaterThan(0);
+  });
+
+  it('refuses a wrong token with 401', async () => {
+    await expect(client(url, 'wrong-token')).rejects.toThrow();
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('answers 404 for an unknown session and 400 for a request without one', async () => {
+    const headers = {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect(
+      (
+        await fetch(url, {
+          method: 'POST',
+          headers: { ...headers, 'mcp-session-id': 'no-such-session' },
+          body,
+        })
+      ).status,
+    ).toBe(404);
+    expect((await fetch(url, { method: 'POST', headers, body })).status).toBe(400);
+    expect((await fetch(url, { method: 'POST', headers, body: '{not json' })).status).toBe(400);
+  });
+
+  it('ends a session on DELETE: its id is then unknown', async () => {
+    const c = await client(url);
+    const transport = (c as unknown as { _transport: StreamableHTTPClientTransport })._transport;
+    const sessionId = transport.sessionId!;
+    await transport.terminateSession();
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'mcp-session-id': sessionId,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('the MCP bridge with a server that reports progress', () => {
+  it('routes progress notifications back to the asking request with its own token', async () => {
+    const upstream = ChildUpstream.spawn(process.execPath, [everythingEntry, 'stdio'], {
+      env: { PATH: process.env.PATH },
+    });
+    const bridge = new McpBridge(upstream, { token: TOKEN });
+    await bridge.start(15000);
+    const { url, server } = await serve(bridge);
+    try {
+      const [a, b] = [await client(url), await client(url)];
+      const seen: { client: string; progress: number }[] = [];
+      await Promise.all(
+        [a, b].map((c, i) =>
+          c.callTool(
+            { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 3 } },
+            undefined,
+            {
+              onprogress: (p) => seen.push({ client: `c${i}`, progress: p.progress }),
+            },
+          ),
+        ),
+      );
+      expect(seen.filter((s) => s.client === 'c0').map((s) => s.progress)).toEqual([1, 2, 3]);
+      expect(seen.filter((s) => s.client === 'c1').map((s) => s.progress)).toEqual([1, 2, 3]);
+      await a.close();
+      await b.close();
+    } finally {
+      await bridge.close();
+      server.close();
+    }
+  });
+
+  it('fails requests in flight and answers 503 once the server has exited', async () => {
+    const upstream = ChildUpstream.spawn(process.execPath, [everythingEntry, 'stdio'], {
+      env: { PATH: process.env.PATH },
+    });
+    const exits: unknown[] = [];
+    const bridge = new McpBridge(upstream, { token: TOKEN, onExit: (info) => exits.push(info) });
+    await bridge.start(15000);
+    const { url, server } = await serve(bridge);
+    try {
+      const c = await client(url);
+      const slow = c.callTool({
+        name: 'trigger-long-running-operation',
+        arguments: { duration: 30, steps: 2 },
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      await upstream.stop(1000);
+      await expect(slow).rejects.toThrow();
+      expect(exits).toEqual([{ code: null, signal: 'SIGTERM' }]);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }),
+      });
+      expect(res.status).toBe(503);
+    } finally {
+      await bridge.close();
+      server.close();
+    }
+  });
+});
