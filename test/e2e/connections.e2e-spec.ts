@@ -104,6 +104,7 @@ describe('install to running: the local provider, the lifecycle and the MCP endp
     // Nothing of the host's environment: only what the sandbox sets and the type's own variables.
     expect(Object.keys(env).sort()).toEqual([
       'ATHENIC_CONNECTION_ID',
+      'ATHENIC_SANDBOX_ROOT',
       'DEMO_SECRET',
       'HOME',
       'LANG',

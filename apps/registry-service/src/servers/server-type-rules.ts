@@ -66,7 +66,7 @@ export function checkServerType(
 
   const check = (field: string, value: unknown) => {
     if (typeof value !== 'string') return problems.push(`${field} must be a string`);
-    if (value.length > 4096) return problems.push(`${field} must be at most 4096 characters`);
+    if (value.length > 16384) return problems.push(`${field} must be at most 16384 characters`);
     const ref = parseLaunchValue(value);
     switch (ref.kind) {
       case 'literal':

@@ -93,23 +93,18 @@ export function bubblewrapArgs(mounts: BubblewrapMounts): string[] {
   args.push(...systemMounts());
   if (mounts.packageInstallDir)
     args.push('--ro-bind', mounts.packageInstallDir, INSIDE.packageRoot);
-  args.push(
-    '--ro-bind',
-    mounts.launcher,
-    INSIDE.launcher,
-    '--bind',
-    mounts.workdir,
-    INSIDE.workdir,
-    '--chdir',
-    INSIDE.workdir,
-    '--tmpfs',
-    '/tmp',
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--hostname',
-    'sandbox',
-  );
+  const rest: string[][] = [
+    ['--ro-bind', mounts.launcher, INSIDE.launcher],
+    ['--bind', mounts.workdir, INSIDE.workdir],
+    ['--chdir', INSIDE.workdir],
+    // A bounded private /tmp: a server cannot fill the host's memory through it.
+    ['--size', String(64 * 1024 * 1024), '--tmpfs', '/tmp'],
+    ['--proc', '/proc'],
+    ['--dev', '/dev'],
+    ['--hostname', 'sandbox'],
+    // The sandbox's own root (a tmpfs bubblewrap made) stays read-only too.
+    ['--remount-ro', '/'],
+  ];
+  args.push(...rest.flat());
   return args;
 }

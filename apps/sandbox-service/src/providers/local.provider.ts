@@ -96,7 +96,9 @@ export class LocalProvider implements SandboxProvider {
       HOME: this.paths(spec.connectionId).workdir,
       TMPDIR: this.isolation === 'bubblewrap' ? '/tmp' : workdir,
       LANG: 'C.UTF-8',
+      // Markers to find an orphaned server again: whose it is, and which sandbox service ran it.
       ATHENIC_CONNECTION_ID: spec.connectionId,
+      ATHENIC_SANDBOX_ROOT: this.root,
       ...spec.env,
       ...(spec.program.kind === 'script'
         ? { ATHENIC_ENTRY: spec.program.path, ATHENIC_ARGV: JSON.stringify(spec.program.args) }
@@ -201,7 +203,9 @@ export class LocalProvider implements SandboxProvider {
         continue;
       }
       const match = /(?:^|\0)ATHENIC_CONNECTION_ID=([0-9a-f-]{36})(?:\0|$)/.exec(environ);
-      if (!match || keep.has(match[1]) || Number(pid) === process.pid) continue;
+      // Only this service's own sandboxes (another platform on the host has another root).
+      if (!match || !environ.includes(`\0ATHENIC_SANDBOX_ROOT=${this.root}\0`)) continue;
+      if (keep.has(match[1]) || Number(pid) === process.pid) continue;
       try {
         process.kill(Number(pid), 'SIGKILL');
         killed.push(match[1]);

@@ -159,7 +159,7 @@ export class CreateApiKeyCommand {
   key_hash: string;
 
   /** The first characters of the key, to recognise it in lists. */
-  @Matches(/^[A-Za-z0-9_]{4,16}$/)
+  @Matches(/^[A-Za-z0-9_-]{4,16}$/)
   key_prefix: string;
 
   @Matches(ACTOR_PATTERN)

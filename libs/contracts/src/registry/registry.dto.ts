@@ -40,7 +40,7 @@ export class LaunchSpec {
   @IsArray()
   @ArrayMaxSize(64)
   @IsString({ each: true })
-  @MaxLength(1024, { each: true })
+  @MaxLength(16384, { each: true })
   args: string[];
 
   @IsObject()

@@ -1,0 +1,109 @@
+import { DEAD_LETTER_QUEUE } from '@athenic/messaging';
+import { seal } from '@athenic/platform-crypto';
+import {
+  createTestInfrastructure,
+  eventually,
+  RawAmqpClient,
+  type TestInfrastructure,
+  TestPlatform,
+} from '@athenic/testing';
+
+describe('the bus as an API: another internal service installs a connection with plain AMQP', () => {
+  let infra: TestInfrastructure;
+  let platform: TestPlatform;
+  let amqp: RawAmqpClient;
+
+  beforeAll(async () => {
+    infra = await createTestInfrastructure('bus-api');
+    platform = await new TestPlatform(infra).start();
+    amqp = await RawAmqpClient.connect(infra.amqpUrl);
+  });
+
+  afterAll(async () => {
+    await amqp?.close();
+    await platform?.stop();
+    await infra?.dispose();
+  });
+
+  it('installs with credentials it sealed itself, and follows the status events to mcpRunning', async () => {
+    const key = await amqp.request('credential.public-key.get', {});
+    const sealedSecret = await seal('from-the-billing-service', key.response.jwk);
+    const events = await amqp.tap('bus', 'sandbox.connection.status-changed');
+    const reply = await amqp.request('sandbox.connection.install', {
+      account_id: 'acct-amqp',
+      mcp_server_id: 'everything-server',
+      title: 'Installed over AMQP',
+      sealed_credentials: { demo_secret: sealedSecret },
+      idempotency_key: 'billing-install-1',
+      actor: 'billing-service',
+    });
+    expect(reply.err).toBeUndefined();
+    expect(reply.response).toMatchObject({
+      replayed: false,
+      connection: { status: 'mcpPending', account_id: 'acct-amqp' },
+    });
+    const id = reply.response.connection.id;
+    const mine = () =>
+      events.messages.map((m) => JSON.parse(m.body)).filter((e) => e.data.connection_id === id);
+    await eventually(
+      () =>
+        expect(mine().map((e) => e.data.to)).toEqual(['mcpPending', 'mcpDeploying', 'mcpRunning']),
+      { timeoutMs: 20000 },
+    );
+    const [pending, deploying, running] = mine().map((e) => e.data);
+    expect(pending).toMatchObject({
+      from: null,
+      desired_state: 'running',
+      account_id: 'acct-amqp',
+    });
+    expect(deploying.from).toBe('mcpPending');
+    expect(running).toMatchObject({
+      from: 'mcpDeploying',
+      reason: expect.stringContaining('tool(s)'),
+    });
+    // The same command again (a redelivery, or a retry): the same connection.
+    const again = await amqp.request('sandbox.connection.install', {
+      account_id: 'acct-amqp',
+      mcp_server_id: 'everything-server',
+      title: 'Installed over AMQP',
+      sealed_credentials: { demo_secret: sealedSecret },
+      idempotency_key: 'billing-install-1',
+      actor: 'billing-service',
+    });
+    expect(again.response).toMatchObject({ replayed: true, connection: { id } });
+    await events.close();
+  });
+
+  it('refuses a plaintext credential on the bus', async () => {
+    const reply = await amqp.request('sandbox.connection.install', {
+      account_id: 'acct-amqp',
+      mcp_server_id: 'everything-server',
+      title: 'Plain',
+      sealed_credentials: { demo_secret: 'not sealed' },
+      actor: 'billing-service',
+    });
+    expect(reply.err).toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringContaining('must be sealed'),
+    });
+  });
+
+  it('dead-letters an invalid install command with the reason', async () => {
+    await amqp.drain(DEAD_LETTER_QUEUE);
+    amqp.publish('sandbox.connection.install', {
+      pattern: 'sandbox.connection.install',
+      id: 'x1',
+      data: { account_id: 'acct-amqp', mcp_server_id: 'memory-server' },
+    });
+    const letter = await eventually(async () => {
+      const letters = await amqp.drain(DEAD_LETTER_QUEUE);
+      expect(letters).toHaveLength(1);
+      return letters[0];
+    });
+    expect(letter.headers['x-dead-letter-service']).toBe('sandbox-service');
+    expect(String(letter.headers['x-dead-letter-reason'])).toContain('title is required');
+    expect(String(letter.headers['x-dead-letter-reason'])).toContain(
+      'sealed_credentials is required',
+    );
+  });
+});
