@@ -22,7 +22,7 @@ import { ConnectionsController } from './connections/connections.controller';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
 import { ConnectionRouteListener, ConnectionRoutes } from './mcp/connection-routes';
-import { McpProxyController } from './mcp/mcp-proxy.controller';
+import { McpProxy } from './mcp/mcp-proxy';
 
 @Module({})
 export class AppModule {
@@ -30,7 +30,14 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot(loggerParams({ service: 'api-gateway', level: config.env.LOG_LEVEL })),
+        LoggerModule.forRoot(
+          // Every MCP message is a request: log those only when they fail.
+          loggerParams({
+            service: 'api-gateway',
+            level: config.env.LOG_LEVEL,
+            quietPaths: /\/mcp-connections\/[^/]+\/mcp(\?|$)/,
+          }),
+        ),
         BusModule.forRoot({
           url: config.env.AMQP_URL,
           owner: 'gateway',
@@ -44,7 +51,6 @@ export class AppModule {
         PublicKeyController,
         CredentialKeysController,
         ConnectionsController,
-        McpProxyController,
         ApiKeyRevocationListener,
         ConnectionRouteListener,
         ServiceHealthController(GatewayHealthGet),
@@ -62,6 +68,7 @@ export class AppModule {
         CredentialSealer,
         ConnectionRoutes,
         ActivityRecorder,
+        McpProxy,
       ],
     };
   }

@@ -4,6 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { GatewayConfig } from './config/env';
 import { setupOpenApi } from './docs/openapi';
+import { installMcpFastPath } from './http/mcp-fast-path';
 import { configureRequestPipeline } from './http/request-pipeline';
 
 /** The gateway's HTTP app, fully configured but not listening (main.ts and tests share it). */
@@ -19,6 +20,7 @@ export async function createGatewayApp(
   if (options.logs !== false) app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   configureRequestPipeline(app);
+  installMcpFastPath(app);
   setupOpenApi(app, config.publicBaseUrl);
   return app;
 }

@@ -95,6 +95,16 @@ describe('every gateway route requires a key, except the public list', () => {
     expect(unguarded).toEqual([]);
   });
 
+  it('guards the MCP endpoint too (served ahead of Express): 401 with WWW-Authenticate', async () => {
+    for (const method of ['post', 'get', 'delete'] as const) {
+      const res = await request(app.getHttpServer())[method](
+        '/functions/v1/mcp-connections/00000000-0000-4000-8000-000000000000/mcp',
+      );
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+  });
+
   it('serves exactly the public routes without a key', async () => {
     const publicRoutes = routes.filter((r) =>
       PUBLIC_PATHS.some((p) => r.path === p || r.path.startsWith(`${p}/`)),

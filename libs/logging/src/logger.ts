@@ -5,6 +5,8 @@ import { currentCorrelationId } from './correlation';
 export interface LoggingOptions {
   service: string;
   level: string;
+  /** Requests on these paths are logged only when they fail (hot paths such as the MCP endpoint). */
+  quietPaths?: RegExp;
 }
 
 /**
@@ -41,8 +43,14 @@ export function loggerParams(options: LoggingOptions): Params {
         }),
         res: (res: { statusCode?: number }) => ({ status: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      customLogLevel: (req, res, err) =>
+        err || res.statusCode >= 500
+          ? 'error'
+          : res.statusCode >= 400
+            ? 'warn'
+            : options.quietPaths?.test(req.url ?? '')
+              ? 'silent'
+              : 'info',
       autoLogging: { ignore: (req) => req.url === '/health' },
     },
   };

@@ -1,5 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from '@athenic/contracts';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 /** The one error body of the REST API. */
 export interface ErrorResponse {
@@ -18,11 +18,17 @@ export function errorResponse(code: ErrorCode, message: string, details?: string
   };
 }
 
+/** Writes the error body with plain Node calls (so the MCP fast path can use it too). */
 export function sendError(
-  res: Response,
+  res: ServerResponse,
   body: ErrorResponse,
   headers: Record<string, string> = {},
 ): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.status(body.statusCode).json(body);
+  const json = JSON.stringify(body);
+  res.writeHead(body.statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
 }

@@ -1,6 +1,7 @@
 import { CORRELATION_HEADER, correlationIdFrom, runWithCorrelationId } from '@athenic/logging';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { DomainError } from '@athenic/contracts';
 import { Authenticator } from '../auth/authenticator';
 import { errorResponse, sendError } from './error-response';
@@ -15,11 +16,39 @@ export function isPublicPath(path: string): boolean {
 
 /**
  * What runs before any route: the correlation id, then authentication (before the body is read;
- * bodies are read by JsonBodyInterceptor, after the guards).
+ * bodies are read by JsonBodyInterceptor, after the guards). The MCP endpoint takes the same
+ * steps on its own fast path (mcp-fast-path.ts).
  */
 export function configureRequestPipeline(app: NestExpressApplication): void {
   app.use(correlation);
   app.use(authenticate(app.get(Authenticator)));
+}
+
+/** The credential service could not be asked: say so, rather than calling the key bad. */
+export function authenticationError(res: ServerResponse, error: unknown): void {
+  sendError(
+    res,
+    error instanceof DomainError
+      ? errorResponse(error.code, error.message)
+      : errorResponse(
+          'service_unavailable',
+          'API keys cannot be checked right now; try again shortly.',
+        ),
+  );
+}
+
+/** The 401 of a missing or bad key. */
+export function authenticationFailure(res: ServerResponse, reason: 'missing' | 'invalid'): void {
+  sendError(
+    res,
+    errorResponse(
+      'unauthorized',
+      reason === 'missing'
+        ? 'Send an API key as "Authorization: Bearer <key>".'
+        : 'The API key is not valid or was revoked; check the Authorization header.',
+    ),
+    { 'WWW-Authenticate': 'Bearer' },
+  );
 }
 
 function correlation(req: Request, res: Response, next: NextFunction): void {
@@ -38,28 +67,9 @@ export function authenticate(authenticator: Authenticator) {
           req.principal = result.principal;
           return next();
         }
-        sendError(
-          res,
-          errorResponse(
-            'unauthorized',
-            result.reason === 'missing'
-              ? 'Send an API key as "Authorization: Bearer <key>".'
-              : 'The API key is not valid or was revoked; check the Authorization header.',
-          ),
-          { 'WWW-Authenticate': 'Bearer' },
-        );
+        authenticationFailure(res, result.reason);
       },
-      (error: unknown) => {
-        // The credential service could not be asked: say so, rather than calling the key bad.
-        const body =
-          error instanceof DomainError
-            ? errorResponse(error.code, error.message)
-            : errorResponse(
-                'service_unavailable',
-                'API keys cannot be checked right now; try again shortly.',
-              );
-        sendError(res, body);
-      },
+      (error: unknown) => authenticationError(res, error),
     );
   };
 }

@@ -1,14 +1,13 @@
 import { DomainError } from '@athenic/contracts';
 import { bridgeToken } from '@athenic/platform-crypto';
-import { All, Controller, Inject, Param, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { errorResponse, sendError } from '../http/error-response';
 import { requireUuid } from '../http/ids';
-import { RawBody } from '../http/json-body.interceptor';
+import type { Principal } from '../http/principal';
 import { ActivityRecorder } from './activity';
 import { ConnectionRoutes } from './connection-routes';
 
@@ -28,16 +27,20 @@ const FORWARDED_RESPONSE_HEADERS = [
   'allow',
 ];
 
+/** The MCP endpoint's path: the connection id and nothing after `/mcp` but a query. */
+export const MCP_PATH = /^\/functions\/v1\/mcp-connections\/([^/?]+)\/mcp\/?(?:\?.*)?$/;
+
 /**
  * The MCP endpoint of a connection: MCP Streamable HTTP passed through to the connection's
  * bridge, with the platform-held bridge token added. The caller's own key was checked before;
  * here only its ownership of the connection (cached) and the connection's status. Bodies and
  * streams are forwarded as they come, unparsed; a client that goes away cancels nothing.
+ * It is served before Express and Nest see the request (see http/mcp-fast-path.ts): this is
+ * the platform's hot path.
  */
-@ApiTags('mcp-connections')
-@ApiBearerAuth()
-@Controller('functions/v1/mcp-connections')
-export class McpProxyController {
+@Injectable()
+export class McpProxy {
+  private readonly log = new Logger('McpProxy');
   private readonly agent = new Agent({
     keepAliveTimeout: 60_000,
     keepAliveMaxTimeout: 600_000,
@@ -51,19 +54,56 @@ export class McpProxyController {
     private readonly activity: ActivityRecorder,
   ) {}
 
-  @All(':id/mcp')
-  @RawBody()
-  @ApiOperation({
-    summary:
-      "MCP Streamable HTTP (POST, GET, DELETE) to the connection's server; 409 when it is not running.",
-  })
-  async proxy(
-    @Param('id') rawId: string,
-    @Req() req: Request,
-    @Res() res: Response,
+  // Per-connection values derived once, not per message.
+  private readonly authorizations = new Map<string, string>();
+  private readonly targets = new Map<string, { origin: string; path: string }>();
+
+  private bridgeAuthorization(id: string): string {
+    let value = this.authorizations.get(id);
+    if (!value) {
+      value = `Bearer ${bridgeToken(this.config.internalSecret, id)}`;
+      if (this.authorizations.size > 10_000) this.authorizations.clear();
+      this.authorizations.set(id, value);
+    }
+    return value;
+  }
+
+  private target(bridgeUrl: string): { origin: string; path: string } {
+    let target = this.targets.get(bridgeUrl);
+    if (!target) {
+      const url = new URL(bridgeUrl);
+      target = { origin: url.origin, path: url.pathname };
+      if (this.targets.size > 10_000) this.targets.clear();
+      this.targets.set(bridgeUrl, target);
+    }
+    return target;
+  }
+
+  /** Serves one request whose principal is known; errors become the API's error body. */
+  handle(
+    connectionId: string,
+    req: IncomingMessage & { principal?: Principal },
+    res: ServerResponse,
+  ): void {
+    this.proxy(connectionId, req, res).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (error instanceof DomainError)
+        return sendError(res, errorResponse(error.code, error.message));
+      this.log.error(`MCP proxy failure: ${error instanceof Error ? error.stack : String(error)}`);
+      sendError(
+        res,
+        errorResponse('internal_error', 'Something went wrong on our side; try again.'),
+      );
+    });
+  }
+
+  private async proxy(
+    rawId: string,
+    req: IncomingMessage & { principal?: Principal },
+    res: ServerResponse,
   ): Promise<void> {
     const id = requireUuid(rawId, 'connection');
-    if (!['POST', 'GET', 'DELETE'].includes(req.method)) {
+    if (!['POST', 'GET', 'DELETE'].includes(req.method ?? '')) {
       res.setHeader('allow', 'GET, POST, DELETE');
       return sendError(
         res,
@@ -91,7 +131,7 @@ export class McpProxyController {
     this.activity.touch(id);
 
     const headers: Record<string, string> = {
-      authorization: `Bearer ${bridgeToken(this.config.internalSecret, id)}`,
+      authorization: this.bridgeAuthorization(id),
     };
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = req.headers[name];
@@ -104,37 +144,49 @@ export class McpProxyController {
     let upstream: Dispatcher.ResponseData;
     try {
       upstream = await this.agent.request({
-        origin: new URL(route.bridge_url).origin,
-        path: new URL(route.bridge_url).pathname,
+        ...this.target(route.bridge_url),
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        body: req.method === 'POST' ? req.pipe(limit(MCP_BODY_LIMIT_BYTES)) : undefined,
+        // A declared length was checked above; only a chunked body needs counting on the way.
+        body:
+          req.method !== 'POST'
+            ? undefined
+            : Number.isFinite(declared)
+              ? req
+              : req.pipe(limit(MCP_BODY_LIMIT_BYTES)),
         signal: abort.signal,
         headersTimeout: 0,
         bodyTimeout: 0,
       });
     } catch (error) {
       if (abort.signal.aborted) return;
-      if ((error as Error).message === 'payload too large')
+      if ((error as Error).message === 'payload too large') {
         return sendError(res, errorResponse('payload_too_large', 'The MCP message exceeds 4 MiB.'));
+      }
       this.routes.forget(id);
       throw new DomainError(
         'service_unavailable',
         "The connection's server cannot be reached right now; try again shortly.",
       );
     }
-    res.status(upstream.statusCode);
+    res.statusCode = upstream.statusCode;
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = upstream.headers[name];
       if (value !== undefined) res.setHeader(name, value as string);
     }
+    upstream.body.on('error', () => res.destroy());
     if (String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      // A stream: flushed event by event.
       res.setHeader('x-accel-buffering', 'no');
       res.flushHeaders();
       res.socket?.setNoDelay(true);
+      upstream.body.pipe(res);
+      return;
     }
-    upstream.body.on('error', () => res.destroy());
-    upstream.body.pipe(res);
+    // A JSON answer: sent whole, headers and body in one write.
+    const body = Buffer.from(await upstream.body.arrayBuffer());
+    res.setHeader('content-length', body.length);
+    res.end(body);
   }
 }
 

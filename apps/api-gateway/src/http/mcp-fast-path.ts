@@ -1,0 +1,46 @@
+import { CORRELATION_HEADER, correlationIdFrom, runWithCorrelationId } from '@athenic/logging';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Authenticator } from '../auth/authenticator';
+import { MCP_PATH, McpProxy } from '../mcp/mcp-proxy';
+import { authenticationError, authenticationFailure } from './request-pipeline';
+import type { Principal } from './principal';
+
+/**
+ * Serves the MCP endpoint ahead of Express and Nest: every MCP message is a request, and the
+ * per-request machinery of a web framework costs more than the hop itself. The same steps run
+ * in the same order as for any route: correlation id, authentication, then the proxy.
+ */
+export function installMcpFastPath(app: NestExpressApplication): void {
+  const server: Server = app.getHttpServer();
+  const authenticator = app.get(Authenticator);
+  const proxy = app.get(McpProxy);
+  const others = server.listeners('request') as ((
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => void)[];
+  server.removeAllListeners('request');
+  server.on(
+    'request',
+    (req: IncomingMessage & { principal?: Principal; id?: unknown }, res: ServerResponse) => {
+      const match = MCP_PATH.exec(req.url ?? '');
+      if (!match) {
+        for (const listener of others) listener.call(server, req, res);
+        return;
+      }
+      const id = correlationIdFrom(req.headers[CORRELATION_HEADER]);
+      req.id = id;
+      res.setHeader(CORRELATION_HEADER, id);
+      runWithCorrelationId(id, () => {
+        authenticator.authenticate(req.headers.authorization).then(
+          (result) => {
+            if (!result.ok) return authenticationFailure(res, result.reason);
+            req.principal = result.principal;
+            proxy.handle(decodeURIComponent(match[1]), req, res);
+          },
+          (error: unknown) => authenticationError(res, error),
+        );
+      });
+    },
+  );
+}
