@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         command: process.execPath,
         args: [MEMORY_SERVER_ENTRY],
         env: { MEMORY_FILE_PATH: path.join(os.tmpdir(), `bench-direct-${process.pid}.jsonl`) },
+        stderr: 'ignore',
       }),
     );
     paths.push({ label: 'SDK client -> stdio server directly (baseline)', client: direct });
