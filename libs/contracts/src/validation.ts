@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
+import { type ValidationError, validateSync } from 'class-validator';
 import type { Class } from './message';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: string[] };
@@ -16,7 +16,8 @@ export async function validatePayload<T extends object>(
     return { ok: false, errors: ['payload must be a JSON object'] };
   }
   const value = plainToInstance(cls as new () => T, data);
-  const errors = await validate(value, {
+  // Contracts have no async rules: the synchronous validator is the same check, with less overhead.
+  const errors = validateSync(value, {
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: false,
