@@ -18,6 +18,8 @@ COPY libs/testing/package.json libs/testing/
 COPY libs/platform-crypto/package.json libs/platform-crypto/
 COPY libs/mcp-bridge/package.json libs/mcp-bridge/
 COPY libs/mcp-packages/package.json libs/mcp-packages/
+COPY libs/credential-client/package.json libs/credential-client/
+COPY libs/agent-config/package.json libs/agent-config/
 RUN npm ci --no-audit --no-fund
 
 # Stage 2: compile, then drop the dev dependencies.

@@ -31,9 +31,9 @@ class RecordingClient extends ApiClient {
     headers?: Record<string, string>,
   ): Promise<ApiResponse<T>> {
     const res = await super.request<T>(method, path, body, headers);
-    this.seen.push(
-      JSON.stringify({ headers: Object.fromEntries(res.headers.entries()), body: res.body }),
-    );
+    const seenHeaders: Record<string, string> = {};
+    res.headers.forEach((value, name) => (seenHeaders[name] = value));
+    this.seen.push(JSON.stringify({ headers: seenHeaders, body: res.body }));
     return res;
   }
 }

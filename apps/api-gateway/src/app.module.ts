@@ -19,6 +19,7 @@ import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeyRevocationListener, Authenticator } from './auth/authenticator';
 import { PublicKeyController } from './credentials/public-key.controller';
 import { ConnectionsController } from './connections/connections.controller';
+import { AgentRunsController } from './agents/agent-runs.controller';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
 import { ConnectionRouteListener, ConnectionRoutes } from './mcp/connection-routes';
@@ -51,6 +52,7 @@ export class AppModule {
         PublicKeyController,
         CredentialKeysController,
         ConnectionsController,
+        AgentRunsController,
         ApiKeyRevocationListener,
         ConnectionRouteListener,
         ServiceHealthController(GatewayHealthGet),

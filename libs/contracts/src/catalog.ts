@@ -1,3 +1,4 @@
+import * as agent from './agent/agent.messages';
 import * as credential from './credential/credential.messages';
 import * as health from './health/health.messages';
 import type { MessageDef } from './message';
@@ -17,4 +18,5 @@ export const ALL_MESSAGES: readonly MessageDef[] = [
   ...definitions(registry),
   ...definitions(credential),
   ...definitions(sandbox),
+  ...definitions(agent),
 ];

@@ -6,6 +6,8 @@ export * from './catalog';
 export * from './shared/empty.dto';
 export * from './shared/validators';
 export * from './health/health.messages';
+export * from './agent/agent.dto';
+export * from './agent/agent.messages';
 export * from './credential/credential.dto';
 export * from './credential/credential.messages';
 export * from './registry/registry.dto';

@@ -1,2 +1,4 @@
 export * from './internal-auth';
 export * from './sealing';
+export * from './secret-masker';
+export * from './run-token';

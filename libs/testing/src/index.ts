@@ -7,3 +7,4 @@ export * from './bus-service';
 export * from './raw-amqp';
 export * from './mcp-fixtures';
 export * from './mcp-client';
+export * from './fake-openai';

@@ -51,6 +51,7 @@ export class TestPlatform {
       DATABASE_URL: this.infra.databaseUrl,
       AMQP_URL: this.infra.amqpUrl,
       PORT: String(this.port),
+      GATEWAY_URL: `http://127.0.0.1:${this.port}`,
       SERVICE_ROLE_KEY: this.serviceRoleKey,
       INTERNAL_SECRET: this.internalSecret,
       CREDENTIAL_KEYS: this.credentialKeys,

@@ -1,5 +1,8 @@
 import { createServiceDataSource } from '@athenic/database';
 import type { DataSource } from 'typeorm';
+import { RunEntity } from '../runs/run.entity';
+import { ToolCallEntity } from '../runs/tool-call.entity';
+import { CreateRuns1795482533899 } from '../migrations/1795482533899-create-runs';
 
 export const AGENT_SCHEMA = 'agent';
 
@@ -7,8 +10,8 @@ export function agentDataSource(url: string): DataSource {
   return createServiceDataSource({
     url,
     schema: AGENT_SCHEMA,
-    entities: [],
-    migrations: [],
+    entities: [RunEntity, ToolCallEntity],
+    migrations: [CreateRuns1795482533899],
     poolSize: 5,
   });
 }

@@ -5,6 +5,7 @@ import {
   DomainError,
 } from '@athenic/contracts';
 import { BusClient, Handle } from '@athenic/messaging';
+import { RUN_TOKEN_PREFIX, verifyRunToken } from '@athenic/platform-crypto';
 import { Controller, Inject, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
@@ -23,8 +24,8 @@ export function sha256Hex(value: string): string {
 }
 
 /**
- * Turns a bearer token into a principal: the service role key, or an account API key known to
- * the credential service by its hash. Answers are cached for two seconds so the hot path (the
+ * Turns a bearer token into a principal: the service role key, a run token (verified here, by
+ * its signature), or an account API key known to the credential service by its hash. Answers are cached for two seconds so the hot path (the
  * MCP proxy) does not ask the bus on every message; a revocation takes effect at once through
  * its event, and within two seconds even if the event is lost.
  */
@@ -33,11 +34,14 @@ export class Authenticator {
   private readonly serviceDigest: Buffer;
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
 
+  private readonly internalSecret: string;
+
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     private readonly bus: BusClient,
   ) {
     this.serviceDigest = createHash('sha256').update(config.serviceRoleKey).digest();
+    this.internalSecret = config.internalSecret;
   }
 
   async authenticate(authorization: string | undefined): Promise<Authentication> {
@@ -48,6 +52,19 @@ export class Authenticator {
     const digest = createHash('sha256').update(token).digest();
     if (timingSafeEqual(digest, this.serviceDigest))
       return { ok: true, principal: { kind: 'service' } };
+    if (token.startsWith(RUN_TOKEN_PREFIX)) {
+      const claims = await verifyRunToken(this.internalSecret, token);
+      return claims
+        ? {
+            ok: true,
+            principal: {
+              kind: 'run',
+              accountId: claims.accountId,
+              connectionIds: claims.connectionIds,
+            },
+          }
+        : { ok: false, reason: 'invalid' };
+    }
     if (!/^ak_[A-Za-z0-9_-]{20,100}$/.test(token)) return { ok: false, reason: 'invalid' };
     const principal = await this.accountKey(digest.toString('hex'));
     return principal ? { ok: true, principal } : { ok: false, reason: 'invalid' };

@@ -13,6 +13,7 @@ import {
   SandboxConnectionStart,
   SandboxConnectionStop,
 } from '@athenic/contracts';
+import { type McpServerConfig, McpServersConfigBuilder } from '@athenic/agent-config';
 import { BusClient } from '@athenic/messaging';
 import { signFields } from '@athenic/platform-crypto';
 import {
@@ -37,6 +38,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { CredentialSealer } from '../credentials/credential-sealer';
 import { requireUuid } from '../http/ids';
 import { actorOf } from '../http/principal';
+import { AgentConfigQuery } from '../agents/agents.dto';
 import { withMcpUrl } from './connection-response';
 import {
   AccountQuery,
@@ -54,7 +56,15 @@ export class ConnectionsController {
     private readonly bus: BusClient,
     private readonly sealer: CredentialSealer,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    this.agentConfigs = new McpServersConfigBuilder(
+      bus,
+      config.internalSecret,
+      config.publicBaseUrl,
+    );
+  }
+
+  private readonly agentConfigs: McpServersConfigBuilder;
 
   @Post('install')
   @HttpCode(202)
@@ -119,6 +129,28 @@ export class ConnectionsController {
       { account_id: accountFor(req.principal, query.account_id) },
       { timeoutMs: 10000 },
     );
+  }
+
+  @Get('agent-config')
+  @ApiOperation({
+    summary:
+      "buildMcpServersConfig for AgentKit users outside the platform: the account's running connections as MCP servers, each with a short-lived run token.",
+  })
+  async agentConfig(
+    @Query() query: AgentConfigQuery,
+    @Req() req: Request,
+  ): Promise<{ mcp_servers: McpServerConfig[]; expires_at: string }> {
+    const ids = query.connection_ids
+      ?.split(',')
+      .map((s: string) => s.trim())
+      .filter(Boolean);
+    for (const id of ids ?? []) requireUuid(id, 'connection');
+    const ttl = query.ttl_s === undefined ? undefined : Number(query.ttl_s);
+    const built = await this.agentConfigs.build(accountFor(req.principal, query.account_id), {
+      connectionIds: ids,
+      ttlSeconds: ttl,
+    });
+    return { mcp_servers: built.mcpServers, expires_at: built.expiresAt.toISOString() };
   }
 
   @Get(':id')

@@ -1,8 +1,11 @@
 /**
  * Who is calling. The service role acts for any account; an account key acts for its own
- * account only.
+ * account only; a run token reaches only the MCP endpoints of the connections it names.
  */
-export type Principal = { kind: 'service' } | { kind: 'account'; accountId: string; keyId: string };
+export type Principal =
+  | { kind: 'service' }
+  | { kind: 'account'; accountId: string; keyId: string }
+  | { kind: 'run'; accountId: string; connectionIds: string[] };
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -13,5 +16,12 @@ declare module 'express-serve-static-core' {
 /** How a principal appears in audit records. */
 export function actorOf(principal: Principal | undefined): string {
   if (!principal) return 'anonymous';
-  return principal.kind === 'service' ? 'service-role' : `api-key:${principal.keyId}`;
+  switch (principal.kind) {
+    case 'service':
+      return 'service-role';
+    case 'account':
+      return `api-key:${principal.keyId}`;
+    case 'run':
+      return `run-token:${principal.accountId}`;
+  }
 }

@@ -37,18 +37,17 @@ export function authenticationError(res: ServerResponse, error: unknown): void {
   );
 }
 
+const FAILURES = {
+  missing: 'Send an API key as "Authorization: Bearer <key>".',
+  invalid:
+    'The API key or token is not valid, expired or was revoked; check the Authorization header.',
+  'run-token':
+    'A run token only opens the MCP endpoints of the connections it names; use an API key here.',
+};
+
 /** The 401 of a missing or bad key. */
-export function authenticationFailure(res: ServerResponse, reason: 'missing' | 'invalid'): void {
-  sendError(
-    res,
-    errorResponse(
-      'unauthorized',
-      reason === 'missing'
-        ? 'Send an API key as "Authorization: Bearer <key>".'
-        : 'The API key is not valid or was revoked; check the Authorization header.',
-    ),
-    { 'WWW-Authenticate': 'Bearer' },
-  );
+export function authenticationFailure(res: ServerResponse, reason: keyof typeof FAILURES): void {
+  sendError(res, errorResponse('unauthorized', FAILURES[reason]), { 'WWW-Authenticate': 'Bearer' });
 }
 
 function correlation(req: Request, res: Response, next: NextFunction): void {
@@ -63,10 +62,12 @@ export function authenticate(authenticator: Authenticator) {
     if (isPublicPath(req.path)) return next();
     authenticator.authenticate(req.headers.authorization).then(
       (result) => {
-        if (result.ok) {
+        // A run token opens the MCP endpoints of its connections and nothing else.
+        if (result.ok && result.principal.kind !== 'run') {
           req.principal = result.principal;
           return next();
         }
+        if (result.ok) return authenticationFailure(res, 'run-token');
         authenticationFailure(res, result.reason);
       },
       (error: unknown) => authenticationError(res, error),

@@ -117,9 +117,16 @@ export class McpProxy {
     if (Number.isFinite(declared) && declared > MCP_BODY_LIMIT_BYTES) {
       return sendError(res, errorResponse('payload_too_large', 'The MCP message exceeds 4 MiB.'));
     }
-    const route = await this.routes.get(id);
     const principal = req.principal!;
-    if (principal.kind === 'account' && principal.accountId !== route.account_id) {
+    if (principal.kind === 'run' && !principal.connectionIds.includes(id)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendError(
+        res,
+        errorResponse('unauthorized', 'This run token does not name this connection.'),
+      );
+    }
+    const route = await this.routes.get(id);
+    if (principal.kind !== 'service' && principal.accountId !== route.account_id) {
       throw new DomainError('not_found', `No connection ${id} exists.`);
     }
     if (route.status !== 'mcpRunning' || !route.bridge_url) {

@@ -1,18 +1,10 @@
 import {
   CredentialSetDelete,
-  CredentialSetReveal,
   CredentialSetStore,
-  DomainError,
   type StoredCredentialsReply,
 } from '@athenic/contracts';
+import { CredentialRevealer } from '@athenic/credential-client';
 import { BusClient } from '@athenic/messaging';
-import {
-  REVEAL_PROOF_PURPOSE,
-  type RecipientKeyPair,
-  generateRecipientKeyPair,
-  signFields,
-  unseal,
-} from '@athenic/platform-crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 
@@ -23,12 +15,14 @@ import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
  */
 @Injectable()
 export class CredentialsClient {
-  private recipient: Promise<RecipientKeyPair> | undefined;
+  private readonly revealer: CredentialRevealer;
 
   constructor(
     private readonly bus: BusClient,
-    @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
-  ) {}
+    @Inject(SANDBOX_CONFIG) config: SandboxConfig,
+  ) {
+    this.revealer = new CredentialRevealer(bus, config.internalSecret, 'sandbox-service');
+  }
 
   store(
     accountId: string,
@@ -50,31 +44,9 @@ export class CredentialsClient {
     );
   }
 
-  /** The connection's credential values, or {} when it has none. */
-  async reveal(accountId: string, connectionId: string): Promise<Record<string, string>> {
-    const recipient = await (this.recipient ??= generateRecipientKeyPair());
-    const fields = {
-      account_id: accountId,
-      connection_id: connectionId,
-      requester: 'sandbox-service',
-      recipient_jwk: recipient.publicJwk as Record<string, unknown>,
-      requested_at: new Date().toISOString(),
-    };
-    try {
-      const reply = await this.bus.send(
-        CredentialSetReveal,
-        { ...fields, proof: signFields(this.config.internalSecret, REVEAL_PROOF_PURPOSE, fields) },
-        { timeoutMs: 10000 },
-      );
-      return (
-        JSON.parse(await unseal(reply.sealed, recipient.privateKey)) as {
-          values: Record<string, string>;
-        }
-      ).values;
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'not_found') return {};
-      throw error;
-    }
+  /** The connection's credential values, for one deployment; or {} when it has none. */
+  reveal(accountId: string, connectionId: string): Promise<Record<string, string>> {
+    return this.revealer.reveal(accountId, connectionId);
   }
 
   async delete(accountId: string, connectionId: string, actor: string): Promise<void> {

@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionStore } from '../connections/connection-store';
 import type { ConnectionEntity } from '../connections/connection.entity';
-import { LogMasker } from '../logs/log-masker';
+import { SecretMasker } from '@athenic/platform-crypto';
 import { LogStore } from '../logs/log-store';
 import { DeployError, SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
 import { ServerTypes } from '../registry/server-types';
@@ -53,7 +53,7 @@ export class Deployer {
       const entry = await this.types.get(connection.mcpServerId);
       const installed = await this.types.installed(entry);
       const credentials = await this.credentials.reveal(connection.accountId, id);
-      const masker = new LogMasker(Object.values(credentials));
+      const masker = new SecretMasker(Object.values(credentials));
       const launch = resolveLaunch({
         entry,
         installed,
@@ -130,7 +130,7 @@ export class Deployer {
     id: string,
     generation: number,
     info: ExitInfo,
-    masker: LogMasker,
+    masker: SecretMasker,
   ): Promise<void> {
     const current = this.runtime.get(id);
     if (!current || current.generation !== generation || !current.handle) return; // a stop, or a failed start

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { LogMasker } from '../logs/log-masker';
+import type { SecretMasker } from '@athenic/platform-crypto';
 import type { SandboxHandle } from '../providers/sandbox-provider';
 
 export interface RuntimeEntry {
   generation: number;
   abort: AbortController;
   handle?: SandboxHandle;
-  masker?: LogMasker;
+  masker?: SecretMasker;
   /** Settles when the deploy attempt finished (either way). */
   deploying?: Promise<void>;
 }

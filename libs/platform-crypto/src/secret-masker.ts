@@ -6,7 +6,7 @@ export const MASK = '[secret]';
  * themselves, and for JSON values every string inside them (a token in an OAuth blob), longest
  * first so a value that contains another is masked whole.
  */
-export class LogMasker {
+export class SecretMasker {
   private readonly secrets: string[];
 
   constructor(values: Iterable<string>) {
@@ -17,6 +17,11 @@ export class LogMasker {
         if (inner.length >= MIN_SECRET_LENGTH + 4) all.add(inner);
     }
     this.secrets = [...all].sort((a, b) => b.length - a.length);
+  }
+
+  /** The values masked (for combining maskers). */
+  values(): string[] {
+    return [...this.secrets];
   }
 
   mask(line: string): string {

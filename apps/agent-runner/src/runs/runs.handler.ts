@@ -1,0 +1,26 @@
+import {
+  AgentRunGet,
+  AgentRunStart,
+  type RunAccepted,
+  type RunQuery,
+  type RunView,
+  type StartRunCommand,
+} from '@athenic/contracts';
+import { Handle } from '@athenic/messaging';
+import { Controller } from '@nestjs/common';
+import { RunsService } from './runs.service';
+
+@Controller()
+export class RunsHandler {
+  constructor(private readonly runs: RunsService) {}
+
+  @Handle(AgentRunStart)
+  start(command: StartRunCommand): Promise<RunAccepted> {
+    return this.runs.start(command);
+  }
+
+  @Handle(AgentRunGet)
+  get(query: RunQuery): Promise<RunView> {
+    return this.runs.get(query.id, query.account_id);
+  }
+}

@@ -1,0 +1,121 @@
+import {
+  DomainError,
+  type RunAccepted,
+  type RunView,
+  SandboxConnectionGet,
+  type StartRunCommand,
+} from '@athenic/contracts';
+import { BusClient } from '@athenic/messaging';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, In } from 'typeorm';
+import { Models } from '../models/models';
+import { RunExecutor } from './run-executor';
+import { RunEntity } from './run.entity';
+import { ToolCallEntity } from './tool-call.entity';
+
+/**
+ * Agent runs: accepted (and persisted) at once, then executed in the background; their state is
+ * read back at any time.
+ */
+@Injectable()
+export class RunsService implements OnApplicationShutdown {
+  private readonly log = new Logger('Runs');
+  private readonly active = new Set<Promise<void>>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly models: Models,
+    private readonly executor: RunExecutor,
+    private readonly bus: BusClient,
+  ) {}
+
+  async start(command: StartRunCommand): Promise<RunAccepted> {
+    const model = this.models.resolve(command.model);
+    if (command.messages[command.messages.length - 1].role !== 'user') {
+      throw new DomainError('validation_failed', "The last message must be the user's.");
+    }
+    // Every named connection must be the account's (another account's is not found, exactly
+    // as one that does not exist); whether it runs is checked when the run starts.
+    for (const id of new Set(command.connection_ids ?? [])) {
+      await this.bus.send(SandboxConnectionGet, { id, account_id: command.account_id });
+    }
+    const run = this.dataSource.getRepository(RunEntity).create({
+      id: randomUUID(),
+      accountId: command.account_id,
+      status: 'queued',
+      messages: command.messages.map((m) => ({ role: m.role, content: m.content })),
+      connectionIds: command.connection_ids ?? null,
+      model,
+      output: null,
+      error: null,
+      startedAt: null,
+      finishedAt: null,
+    });
+    await this.dataSource.getRepository(RunEntity).insert(run);
+    this.launch(run);
+    return { id: run.id, status: 'queued' };
+  }
+
+  private launch(run: RunEntity): void {
+    const work = this.executor.execute(run).finally(() => this.active.delete(work));
+    this.active.add(work);
+  }
+
+  async get(id: string, accountId?: string): Promise<RunView> {
+    const run = await this.dataSource.getRepository(RunEntity).findOneBy({ id });
+    if (!run || (accountId !== undefined && run.accountId !== accountId))
+      throw new DomainError('not_found', `No agent run ${id} exists.`);
+    const calls = await this.dataSource
+      .getRepository(ToolCallEntity)
+      .find({ where: { runId: id }, order: { id: 'ASC' } });
+    return {
+      id: run.id,
+      account_id: run.accountId,
+      status: run.status,
+      model: run.model,
+      output: run.output,
+      tool_calls: calls.map((c) => ({
+        connection_id: c.connectionId,
+        tool: c.tool,
+        arguments: c.arguments,
+        result: c.result,
+        is_error: c.isError,
+        duration_ms: c.durationMs,
+      })),
+      error: run.error,
+      created_at: run.createdAt.toISOString(),
+      finished_at: run.finishedAt ? run.finishedAt.toISOString() : null,
+    };
+  }
+
+  /**
+   * At start: runs that were running when the runner stopped cannot resume mid-conversation and
+   * are failed with that reason; runs that never started are started now.
+   */
+  async failInterrupted(): Promise<void> {
+    const runs = this.dataSource.getRepository(RunEntity);
+    const interrupted = await runs.find({ where: { status: In(['running']) } });
+    for (const run of interrupted) {
+      await runs.update(
+        { id: run.id },
+        {
+          status: 'failed',
+          error: 'The agent runner restarted during this run; start it again.',
+          finishedAt: new Date(),
+        },
+      );
+    }
+    for (const run of await runs.find({ where: { status: 'queued' }, order: { createdAt: 'ASC' } }))
+      this.launch(run);
+    if (interrupted.length > 0)
+      this.log.warn(`${interrupted.length} run(s) interrupted by a restart were failed`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.race([
+      Promise.allSettled([...this.active]),
+      new Promise((resolve) => setTimeout(resolve, 8000).unref()),
+    ]);
+  }
+}

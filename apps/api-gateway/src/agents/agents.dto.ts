@@ -1,0 +1,69 @@
+import { IsAccountId, MODEL_SPEC_PATTERN, RunMessage } from '@athenic/contracts';
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  ValidateNested,
+} from 'class-validator';
+
+export class StartRunBody {
+  @ApiProperty({ required: false, description: 'Required with the service role key.' })
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
+
+  @ApiProperty({
+    example: [{ role: 'user', content: 'Find all open pull requests in our repository' }],
+  })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => RunMessage)
+  messages: RunMessage[];
+
+  @ApiProperty({
+    required: false,
+    type: [String],
+    description: 'Only these connections; default all running ones.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsUUID('all', { each: true })
+  connection_ids?: string[];
+
+  @ApiProperty({ required: false, example: 'openai:gpt-4o-mini' })
+  @IsOptional()
+  @Matches(MODEL_SPEC_PATTERN, { message: 'model must be openai:<model> or anthropic:<model>' })
+  model?: string;
+}
+
+export class AgentConfigQuery {
+  @ApiProperty({ required: false })
+  @IsOptional()
+  @IsString()
+  account_id?: string;
+
+  @ApiProperty({
+    required: false,
+    description: 'Comma-separated connection ids; default all running ones.',
+  })
+  @IsOptional()
+  @IsString()
+  connection_ids?: string;
+
+  @ApiProperty({
+    required: false,
+    description: 'Lifetime of the run token in seconds (30-86400, default 900).',
+  })
+  @IsOptional()
+  @IsString()
+  ttl_s?: string;
+}

@@ -1,0 +1,275 @@
+import {
+  ApiClient,
+  connectMcpClient,
+  createTestInfrastructure,
+  eventually,
+  FakeOpenAi,
+  lastToolResult,
+  resultText,
+  type TestInfrastructure,
+  TestPlatform,
+  waitForStatus,
+} from '@athenic/testing';
+
+describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-compatible model)", () => {
+  let infra: TestInfrastructure;
+  let platform: TestPlatform;
+  let admin: ApiClient;
+  const model = new FakeOpenAi([]);
+  let memoryA: string;
+  let memoryB: string;
+
+  async function runToEnd(api: ApiClient, body: Record<string, unknown>) {
+    const started = await api.post('/functions/v1/agent-runs', body);
+    expect(started.status).toBe(202);
+    expect(started.body).toEqual({ id: expect.any(String), status: 'queued' });
+    return eventually(
+      async () => {
+        const run = (await api.get(`/functions/v1/agent-runs/${started.body.id}`)).body;
+        expect(['completed', 'failed']).toContain(run.status);
+        return run;
+      },
+      { timeoutMs: 30000, intervalMs: 200 },
+    );
+  }
+
+  beforeAll(async () => {
+    await model.start();
+    infra = await createTestInfrastructure('agents');
+    platform = await new TestPlatform(infra, {
+      env: {
+        AGENT_MODEL: 'openai:gpt-test',
+        OPENAI_API_KEY: model.apiKey,
+        OPENAI_BASE_URL: model.baseUrl,
+      },
+    }).start();
+    admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
+    const install = async (account: string) =>
+      (
+        await admin.post('/functions/v1/mcp-connections/install', {
+          mcp_server_id: 'memory-server',
+          account_id: account,
+          title: `memory of ${account}`,
+        })
+      ).body.id as string;
+    [memoryA, memoryB] = [await install('acct-a'), await install('acct-b')];
+    await waitForStatus(admin, memoryA, 'mcpRunning');
+    await waitForStatus(admin, memoryB, 'mcpRunning');
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await infra?.dispose();
+    await model.stop();
+  });
+
+  it('remembers something through the memory server: the entity really exists, seen by an independent client', async () => {
+    model.play([
+      () => ({
+        toolCalls: [
+          {
+            name: '-create_entities',
+            arguments: {
+              entities: [
+                { name: 'Ada', entityType: 'person', observations: ['wrote the first program'] },
+              ],
+            },
+          },
+        ],
+      }),
+      (request) => ({ content: `Done: ${lastToolResult(request).slice(0, 60)}` }),
+    ]);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-a',
+      messages: [{ role: 'user', content: 'Remember that Ada wrote the first program.' }],
+    });
+    expect(run).toMatchObject({ status: 'completed', error: null, model: 'openai:gpt-test' });
+    expect(run.output).toMatch(/^Done: /);
+    expect(run.tool_calls).toEqual([
+      {
+        connection_id: memoryA,
+        tool: 'create_entities',
+        arguments: {
+          entities: [
+            { name: 'Ada', entityType: 'person', observations: ['wrote the first program'] },
+          ],
+        },
+        result: expect.anything(),
+        is_error: false,
+        duration_ms: expect.any(Number),
+      },
+    ]);
+    // The model saw the tools as <registry id>-<8 hex of the connection>-<tool>.
+    const names = model.requests[0].tools!.map((t) => t.function.name);
+    expect(names).toContain(
+      `memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}-create_entities`,
+    );
+    expect(
+      names.every((n) => n.startsWith(`memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}-`)),
+    ).toBe(true);
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${memoryA}/mcp`,
+      platform.serviceRoleKey,
+    );
+    expect(resultText(await client.callTool({ name: 'read_graph', arguments: {} }))).toContain(
+      'wrote the first program',
+    );
+    await client.close();
+  });
+
+  it("keeps account B's run away from account A's tools, even when the model asks for them by name", async () => {
+    const aTool = `memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}-delete_entities`;
+    model.play([() => ({ toolCalls: [{ name: aTool, arguments: { entityNames: ['Ada'] } }] })]);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-b',
+      messages: [{ role: 'user', content: "Delete Ada from the other account's memory." }],
+    });
+    // The tool is not among B's: the run stops, saying so, having called nothing.
+    expect(run.status).toBe('failed');
+    expect(run.error).toBe(`Inference requested a non-existent tool: ${aTool}`);
+    expect(run.tool_calls).toEqual([]);
+    expect(
+      model.requests[model.requests.length - 1]
+        .tools!.map((t) => t.function.name)
+        .some((n) => n.includes(memoryA.replace(/-/g, '').slice(0, 8))),
+    ).toBe(false);
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${memoryA}/mcp`,
+      platform.serviceRoleKey,
+    );
+    expect(resultText(await client.callTool({ name: 'read_graph', arguments: {} }))).toContain(
+      'Ada',
+    );
+    await client.close();
+    // Naming A's connection in B's run is refused at once, as for a connection that does not exist.
+    const refused = await admin.post('/functions/v1/agent-runs', {
+      account_id: 'acct-b',
+      messages: [{ role: 'user', content: 'x' }],
+      connection_ids: [memoryA],
+    });
+    expect(refused.status).toBe(404);
+  });
+
+  it('records a failing tool call with is_error and still completes the run', async () => {
+    model.play([
+      () => ({ toolCalls: [{ name: '-create_entities', arguments: { entities: 'not a list' } }] }),
+      () => ({ content: 'That did not work.' }),
+    ]);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-a',
+      messages: [{ role: 'user', content: 'Break something.' }],
+      connection_ids: [memoryA],
+    });
+    expect(run.status).toBe('completed');
+    expect(run.output).toBe('That did not work.');
+    expect(run.tool_calls).toHaveLength(1);
+    expect(run.tool_calls[0]).toMatchObject({ tool: 'create_entities', is_error: true });
+  });
+
+  it('fails the run with the reason when a requested connection is stopped', async () => {
+    await admin.post(`/functions/v1/mcp-connections/${memoryB}/stop`);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-b',
+      messages: [{ role: 'user', content: 'Use my memory.' }],
+      connection_ids: [memoryB],
+    });
+    expect(run.status).toBe('failed');
+    expect(run.error).toContain('is mcpStopped');
+    expect(run.tool_calls).toEqual([]);
+  });
+
+  it('fails the run with a clear reason when the model server is down', async () => {
+    await model.stop();
+    try {
+      const run = await runToEnd(admin, {
+        account_id: 'acct-a',
+        messages: [{ role: 'user', content: 'Hello?' }],
+      });
+      expect(run.status).toBe('failed');
+      expect(run.error).toContain('The model server could not be reached');
+    } finally {
+      await model.start();
+    }
+  });
+
+  it('answers 503 saying what to set when the chosen model has no key', async () => {
+    const res = await admin.post('/functions/v1/agent-runs', {
+      account_id: 'acct-a',
+      messages: [{ role: 'user', content: 'x' }],
+      model: 'anthropic:claude-test',
+    });
+    expect(res.status).toBe(503);
+    expect(res.body.message).toBe(
+      'The model anthropic:claude-test needs ANTHROPIC_API_KEY; it is not set.',
+    );
+  });
+
+  it('serves buildMcpServersConfig to AgentKit users: run tokens open only the connections they name, only on the MCP endpoint', async () => {
+    const res = await admin.get(
+      `/functions/v1/mcp-connections/agent-config?account_id=acct-a&ttl_s=120`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.mcp_servers).toEqual([
+      {
+        name: `memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}`,
+        transport: {
+          type: 'streamable-http',
+          url: `http://localhost:${new URL(platform.baseUrl).port}/functions/v1/mcp-connections/${memoryA}/mcp`,
+          requestInit: { headers: { Authorization: expect.stringMatching(/^Bearer rt_/) } },
+        },
+      },
+    ]);
+    expect(Date.parse(res.body.expires_at) - Date.now()).toBeLessThanOrEqual(120_000);
+    const token = res.body.mcp_servers[0].transport.requestInit.headers.Authorization.slice(
+      'Bearer '.length,
+    );
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${memoryA}/mcp`,
+      token,
+    );
+    expect((await client.listTools()).tools).toHaveLength(9);
+    await client.close();
+    const elsewhere = admin.withKey(token);
+    expect((await elsewhere.get(`/functions/v1/mcp-connections/${memoryA}`)).status).toBe(401);
+    expect((await elsewhere.get('/functions/v1/mcp-servers')).status).toBe(401);
+    const other = await elsewhere.post(`/functions/v1/mcp-connections/${memoryB}/mcp`, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'ping',
+    });
+    expect(other.status).toBe(401);
+    // A stopped connection named explicitly is refused with the reason.
+    const stopped = await admin.get(
+      `/functions/v1/mcp-connections/agent-config?account_id=acct-b&connection_ids=${memoryB}`,
+    );
+    expect(stopped.status).toBe(409);
+    expect(stopped.body.error).toBe('connection_not_running');
+  });
+
+  it("masks the connection's secrets in what it stores of a run", async () => {
+    const secret = `secret-${Date.now()}`;
+    const { id } = (
+      await admin.post('/functions/v1/mcp-connections/install', {
+        mcp_server_id: 'everything-server',
+        account_id: 'acct-a',
+        title: 'everything',
+        provided_credential_schema: { demo_secret: secret },
+      })
+    ).body;
+    await waitForStatus(admin, id, 'mcpRunning');
+    model.play([
+      () => ({ toolCalls: [{ name: '-get-env', arguments: {} }] }),
+      (request) => ({ content: `The environment: ${lastToolResult(request)}` }),
+    ]);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-a',
+      messages: [{ role: 'user', content: 'Show the environment.' }],
+      connection_ids: [id],
+    });
+    expect(run.status).toBe('completed');
+    expect(run.tool_calls[0].tool).toBe('get-env');
+    expect(JSON.stringify(run)).not.toContain(secret);
+    expect(JSON.stringify(run.tool_calls[0].result)).toContain('[secret]');
+    expect(run.output).toContain('[secret]');
+  });
+});
