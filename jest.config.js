@@ -23,7 +23,7 @@ const common = {
     ],
   },
   // ESM-only packages are compiled to CommonJS for jest like our own code.
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|e2b|chalk)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   setupFiles: ['reflect-metadata'],
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/mcp-packages/'],

@@ -1,6 +1,7 @@
 import {
   ApiClient,
   connectMcpClient,
+  connectionProcesses,
   createTestInfrastructure,
   customServerType,
   eventually,
@@ -9,23 +10,11 @@ import {
   tinyMcpServer,
   waitForStatus,
 } from '@athenic/testing';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 /** Pids of live processes that belong to a connection (its id is in their environment). */
-function serverProcesses(connectionId: string): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(
-          `ATHENIC_CONNECTION_ID=${connectionId}`,
-        );
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const serverProcesses = (connectionId: string) =>
+  connectionProcesses(connectionId).map((p) => p.pid);
 
 // Answers initialize only after a while, so a deploy can be caught in the middle.
 const SLOW_START = `const started = Date.now(); const until = started + 3000; while (Date.now() < until) {}`;

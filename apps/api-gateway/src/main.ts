@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { closeOnSignals } from '@athenic/bootstrap';
 import { exitOnEnvError } from '@athenic/config';
 import { BusServer } from '@athenic/messaging';
 import { Logger } from 'nestjs-pino';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     { strategy: new BusServer({ url: config.env.AMQP_URL, owner: 'gateway' }) },
     { inheritAppConfig: true },
   );
-  app.enableShutdownHooks();
+  closeOnSignals(app, 'api-gateway', logger);
   // HTTP comes up even while the broker is down, so /health can say so; the bus server joins
   // as soon as RabbitMQ answers.
   app

@@ -12,8 +12,10 @@ import { Deployer } from './deploy/deployer';
 import { Reconciler } from './deploy/reconciler';
 import { SandboxRuntime } from './deploy/sandbox-runtime';
 import { Scheduler } from './deploy/scheduler';
+import { Supervisor } from './deploy/supervisor';
 import { LogStore } from './logs/log-store';
 import { BridgeHost } from './providers/bridge-host';
+import { E2bProvider, e2bSettings } from './providers/e2b.provider';
 import { LocalProvider } from './providers/local.provider';
 import { SANDBOX_PROVIDER } from './providers/sandbox-provider';
 import { ServerTypes } from './registry/server-types';
@@ -34,7 +36,14 @@ export class AppModule {
           Outbox,
           BridgeHost,
           LocalProvider,
-          { provide: SANDBOX_PROVIDER, useExisting: LocalProvider },
+          {
+            provide: SANDBOX_PROVIDER,
+            inject: [SANDBOX_CONFIG, LocalProvider],
+            useFactory: (settings: SandboxConfig, local: LocalProvider) =>
+              settings.env.SANDBOX_PROVIDER === 'e2b'
+                ? new E2bProvider(e2bSettings(settings))
+                : local,
+          },
           ServerTypes,
           CredentialsClient,
           LogStore,
@@ -43,6 +52,7 @@ export class AppModule {
           Deployer,
           Scheduler,
           Reconciler,
+          Supervisor,
           ConnectionsService,
         ],
       }),

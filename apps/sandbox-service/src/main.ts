@@ -5,6 +5,7 @@ import { SANDBOX_CONFIG, type SandboxConfig, loadConfig } from './config/env';
 import { sandboxDataSource } from './database/data-source';
 import { Reconciler } from './deploy/reconciler';
 import { Scheduler } from './deploy/scheduler';
+import { Supervisor } from './deploy/supervisor';
 import { BridgeHost } from './providers/bridge-host';
 import { LocalProvider } from './providers/local.provider';
 
@@ -22,5 +23,6 @@ runBusService({
     await app.get(LocalProvider).prepare();
     await app.get(Reconciler).atStart();
     app.get(Scheduler).start();
+    app.get(Supervisor).start();
   },
 });

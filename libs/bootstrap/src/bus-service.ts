@@ -1,11 +1,12 @@
 import { exitOnEnvError } from '@athenic/config';
-import { type Owner, SERVICE_OF_OWNER } from '@athenic/contracts';
-import { migrate } from '@athenic/database';
-import { BusServer } from '@athenic/messaging';
+import { DomainError, type Owner, SERVICE_OF_OWNER } from '@athenic/contracts';
+import { isDatabaseUnavailable, migrate } from '@athenic/database';
+import { BusServer, registerErrorTranslator } from '@athenic/messaging';
 import type { DynamicModule, INestMicroservice, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
+import { closeOnSignals } from './shutdown';
 
 export interface BusServiceDefinition<C> {
   owner: Owner;
@@ -35,6 +36,15 @@ export function runBusService<C>(definition: BusServiceDefinition<C>): void {
       exitOnEnvError(error, service);
     }
     const dataSource = definition.dataSource(config);
+    // A database outage reaches callers as a clear 503, not an internal error.
+    registerErrorTranslator((error) =>
+      isDatabaseUnavailable(error)
+        ? new DomainError(
+            'service_unavailable',
+            `The ${service} cannot reach its database right now; try again shortly.`,
+          )
+        : undefined,
+    );
     await migrate(dataSource);
     const app = await NestFactory.createMicroservice(definition.module(config, dataSource), {
       strategy: new BusServer({
@@ -45,7 +55,7 @@ export function runBusService<C>(definition: BusServiceDefinition<C>): void {
     });
     const logger: LoggerService = app.get(Logger);
     app.useLogger(logger);
-    app.enableShutdownHooks();
+    closeOnSignals(app, service, logger);
     await app.init();
     await definition.prepare?.(app);
     await app.listen();

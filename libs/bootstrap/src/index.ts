@@ -1,2 +1,3 @@
 export * from './bus-service';
 export * from './service-module';
+export * from './shutdown';

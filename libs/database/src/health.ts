@@ -21,3 +21,32 @@ export async function checkDatabase(
     if (timer) clearTimeout(timer);
   }
 }
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Connection ended unexpectedly|connect ECONNREFUSED|Client has encountered a connection error/i;
+
+/** Whether an error means the database could not be reached (not that a query was wrong). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as {
+    code?: string;
+    driverError?: { code?: string; message?: string };
+    message?: string;
+  };
+  const code = e?.driverError?.code ?? e?.code;
+  if (code && UNAVAILABLE_CODES.has(code)) return true;
+  return UNAVAILABLE_MESSAGES.test(`${e?.message ?? ''} ${e?.driverError?.message ?? ''}`);
+}

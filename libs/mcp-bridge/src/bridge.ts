@@ -103,6 +103,9 @@ export class McpBridge {
     this.sweeper.unref();
   }
 
+  /** When a client last used the server through this bridge (ms since the epoch). */
+  lastActivity = Date.now();
+
   get running(): boolean {
     return !this.exitInfo;
   }
@@ -187,6 +190,7 @@ export class McpBridge {
         res.end(JSON.stringify(errorResponse(null, ERROR.invalidRequest, 'Unauthorized')));
         return;
       }
+      this.lastActivity = Date.now();
       switch (req.method) {
         case 'POST':
           if (body) return this.post(req, res, body);

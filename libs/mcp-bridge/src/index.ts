@@ -3,3 +3,4 @@ export * from './jsonrpc';
 export * from './sse';
 export * from './upstream';
 export * from './child-upstream';
+export * from './serve-protocol';

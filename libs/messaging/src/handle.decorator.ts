@@ -1,5 +1,30 @@
-import type { CommandDef, EventDef, PayloadOf, ReplyOf } from '@athenic/contracts';
+import {
+  type CommandDef,
+  type DomainError,
+  type EventDef,
+  type PayloadOf,
+  type ReplyOf,
+} from '@athenic/contracts';
 import { EventPattern, MessagePattern, type RmqContext } from '@nestjs/microservices';
+
+/**
+ * Turns a failure of a dependency (a database that went away) into a domain error, so the
+ * caller gets a clear 503 instead of an internal error. Registered by the service at start.
+ */
+export type ErrorTranslator = (error: unknown) => DomainError | undefined;
+const translators: ErrorTranslator[] = [];
+
+export function registerErrorTranslator(translator: ErrorTranslator): void {
+  translators.push(translator);
+}
+
+function translated(error: unknown): unknown {
+  for (const translate of translators) {
+    const domain = translate(error);
+    if (domain) return domain;
+  }
+  return error;
+}
 
 /** What a handler threw, carried past Nest's own exception layer to the bus server's policy. */
 export class HandlerFailure {
@@ -42,7 +67,7 @@ export function Handle(def: CommandDef<string, any, any> | EventDef<string, any>
       try {
         return await original.apply(this, args);
       } catch (error) {
-        return new HandlerFailure(error);
+        return new HandlerFailure(translated(error));
       }
     };
     for (const metaKey of Reflect.getMetadataKeys(original)) {

@@ -8,3 +8,5 @@ export * from './raw-amqp';
 export * from './mcp-fixtures';
 export * from './mcp-client';
 export * from './fake-openai';
+export * from './fake-e2b';
+export * from './processes';

@@ -1,5 +1,15 @@
-import { CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { CommonEnv, EnvError, resolvePlatformSecrets, validateEnv } from '@athenic/config';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+} from 'class-validator';
 import * as path from 'node:path';
 
 export class SandboxEnv extends CommonEnv {
@@ -54,6 +64,82 @@ export class SandboxEnv extends CommonEnv {
   })
   BRIDGE_PUBLIC_URL?: string = undefined;
 
+  /** How often running servers get an MCP ping; three failures in a row count as a crash. */
+  @IsInt({ message: 'HEALTH_CHECK_INTERVAL_MS must be an integer' })
+  @Min(200)
+  HEALTH_CHECK_INTERVAL_MS: number = 30000;
+
+  /** How long an MCP ping may take before it counts as failed. */
+  @IsInt({ message: 'HEALTH_CHECK_TIMEOUT_MS must be an integer' })
+  @Min(100)
+  @Max(60000)
+  HEALTH_CHECK_TIMEOUT_MS: number = 5000;
+
+  /** Automatic restarts after crashes before a connection is left in mcpError. */
+  @IsInt({ message: 'CRASH_BUDGET must be an integer' })
+  @Min(0)
+  @Max(100)
+  CRASH_BUDGET: number = 3;
+
+  /** First restart delay; doubled after each crash. */
+  @IsInt({ message: 'RESTART_BACKOFF_MS must be an integer' })
+  @Min(0)
+  @Max(600000)
+  RESTART_BACKOFF_MS: number = 1000;
+
+  /** How often the database is compared with what really runs. */
+  @IsInt({ message: 'RECONCILE_INTERVAL_MS must be an integer' })
+  @Min(200)
+  RECONCILE_INTERVAL_MS: number = 30000;
+
+  /** The E2B API key (SANDBOX_PROVIDER=e2b); never generated. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  E2B_API_KEY?: string = undefined;
+
+  /** The E2B template sandboxes are created from (it needs node, tar and a POSIX shell). */
+  @IsString()
+  @MinLength(1)
+  E2B_TEMPLATE: string = 'base';
+
+  /** The E2B control plane, for a self-hosted E2B; the SDK's default otherwise. */
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true },
+    { message: 'E2B_API_URL must be an http(s) URL' },
+  )
+  E2B_API_URL?: string = undefined;
+
+  /** One address for every sandbox's daemon, for a self-hosted E2B; per sandbox otherwise. */
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true },
+    { message: 'E2B_SANDBOX_URL must be an http(s) URL' },
+  )
+  E2B_SANDBOX_URL?: string = undefined;
+
+  /**
+   * How a sandbox's port is reached, with `{port}` and `{sandbox}` placeholders; E2B's own
+   * `https://<port>-<sandbox>.<domain>` otherwise.
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/\S*\{port\}\S*$/, {
+    message:
+      'E2B_PORT_URL must be an http(s) URL template holding {port}, such as https://{port}-{sandbox}.e2b.example',
+  })
+  E2B_PORT_URL?: string = undefined;
+
+  /**
+   * How long E2B keeps a sandbox the platform stopped watching (extended while it is used);
+   * defaults to IDLE_TIMEOUT_MS plus five minutes.
+   */
+  @IsOptional()
+  @IsInt({ message: 'E2B_SANDBOX_TIMEOUT_MS must be an integer' })
+  @Min(10000)
+  @Max(24 * 3600 * 1000)
+  E2B_SANDBOX_TIMEOUT_MS?: number = undefined;
+
   /** Heap cap of each sandboxed server, in MiB. */
   @IsInt({ message: 'SANDBOX_MEMORY_MB must be an integer' })
   @Min(32)
@@ -73,6 +159,11 @@ export const SANDBOX_CONFIG = Symbol('SANDBOX_CONFIG');
 /** The only place this service reads process.env. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): SandboxConfig {
   const env = validateEnv(SandboxEnv, source);
+  if (env.SANDBOX_PROVIDER === 'e2b' && !env.E2B_API_KEY) {
+    throw new EnvError(
+      'E2B_API_KEY: SANDBOX_PROVIDER=e2b needs the E2B API key of the account sandboxes run under (or use SANDBOX_PROVIDER=local)',
+    );
+  }
   const { secrets } = resolvePlatformSecrets({
     names: ['INTERNAL_SECRET'],
     nodeEnv: env.NODE_ENV,

@@ -66,4 +66,8 @@ export class ConnectionEntity {
 
   @Column('timestamptz', { name: 'last_active_at', nullable: true })
   lastActiveAt: Date | null;
+
+  /** Since when it runs (idleness counts from here when it was never used). */
+  @Column('timestamptz', { name: 'running_since', nullable: true })
+  runningSince: Date | null;
 }

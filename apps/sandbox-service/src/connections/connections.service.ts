@@ -152,6 +152,63 @@ export class ConnectionsService {
     });
   }
 
+  /** The idle reaper's stop: like a user's, with "idle" in the reason. */
+  async stopIdle(id: string, idleMs: number): Promise<void> {
+    await this.exclusively(id, async () => {
+      const row = await this.store.find(id);
+      if (row.status !== 'mcpRunning') return;
+      await this.store.patch(row.id, { desiredState: 'stopped' });
+      await this.runtime.stop(row.id);
+      if (row.config.persistent_storage !== true) await this.provider.discardFiles(row.id);
+      const minutes =
+        idleMs >= 60000 ? `${Math.round(idleMs / 60000)} min` : `${Math.round(idleMs / 1000)} s`;
+      this.logs.append(row.id, 'system', `Stopped after ${minutes} idle`);
+      await this.store.transition(
+        row.id,
+        'mcpStopped',
+        `Stopped after ${minutes} idle (no MCP use); start it again when needed.`,
+        {
+          from: ['mcpRunning'],
+          patch: { bridgeUrl: null, sandboxRef: null, runningSince: null },
+        },
+      );
+      this.scheduler.kick();
+    });
+  }
+
+  /**
+   * A connection the database says runs has no sandbox here (it vanished, or its deploy was
+   * lost): redeployed when its user wants it running, else marked stopped. Skipped while another
+   * operation on it (a stop, an idle stop) is under way: that one decides.
+   */
+  async requeueLost(id: string): Promise<void> {
+    if (this.busy.has(id)) return;
+    await this.exclusively(id, async () => {
+      const row = await this.store.findOptional(id);
+      if (!row || row.status !== 'mcpRunning' || this.runtime.get(id)?.handle) return;
+      const lost = { bridgeUrl: null, sandboxRef: null, runningSince: null };
+      if (row.desiredState !== 'running') {
+        await this.store.transition(
+          id,
+          'mcpStopped',
+          'Stopped: the sandbox was gone and the connection was meant to be stopped.',
+          {
+            from: ['mcpRunning'],
+            generation: row.generation,
+            patch: lost,
+          },
+        );
+        return;
+      }
+      await this.store.transition(id, 'mcpPending', 'The sandbox was gone; redeploying.', {
+        from: ['mcpRunning'],
+        generation: row.generation,
+        patch: { ...lost, queuedAt: new Date() },
+      });
+      this.scheduler.kick();
+    });
+  }
+
   async start(command: ConnectionCommand): Promise<ConnectionView> {
     return this.exclusively(command.id, async () => {
       const row = await this.store.find(command.id, command.account_id);
@@ -259,6 +316,7 @@ export class ConnectionsService {
   /** The guide's health check: an MCP ping to every running connection of the account. */
   async health(accountId: string): Promise<AccountHealthReply> {
     const rows = await this.store.list(accountId);
+    const touched: string[] = [];
     const connections = await Promise.all(
       rows.map(async (row) => {
         const base = { id: row.id, title: row.title, status: row.status };
@@ -280,6 +338,8 @@ export class ConnectionsService {
           };
         try {
           const ms = await handle.ping(PING_TIMEOUT_MS);
+          // A health check the user asked for is use of the connection.
+          touched.push(row.id);
           return {
             ...base,
             healthy: true,
@@ -296,6 +356,7 @@ export class ConnectionsService {
         }
       }),
     );
+    await this.store.touch(touched, new Date());
     const unhealthy = connections.some((c) => c.healthy === false || c.status === 'mcpError');
     return {
       status: unhealthy ? 'unhealthy' : 'healthy',

@@ -6,6 +6,7 @@ import { ConnectionEntity } from '../connections/connection.entity';
 import { IdempotencyKeyEntity } from '../connections/idempotency-key.entity';
 import { ConnectionLogEntity } from '../logs/connection-log.entity';
 import { CreateConnections1795479404256 } from '../migrations/1795479404256-create-connections';
+import { AddRunningSince1795483387582 } from '../migrations/1795483387582-add-running-since';
 
 export const SANDBOX_SCHEMA = 'sandbox';
 
@@ -20,7 +21,11 @@ export function sandboxDataSource(url: string): DataSource {
       ConnectionLogEntity,
       OutboxMessageEntity,
     ],
-    migrations: [outboxMigration(SANDBOX_SCHEMA, 1763900000001), CreateConnections1795479404256],
+    migrations: [
+      outboxMigration(SANDBOX_SCHEMA, 1763900000001),
+      CreateConnections1795479404256,
+      AddRunningSince1795483387582,
+    ],
     poolSize: 10,
   });
 }

@@ -1,12 +1,18 @@
 import { DomainError } from '@athenic/contracts';
 import type { ExitInfo } from '@athenic/mcp-bridge';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { constants as osConstants } from 'node:os';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionStore } from '../connections/connection-store';
 import type { ConnectionEntity } from '../connections/connection.entity';
 import { SecretMasker } from '@athenic/platform-crypto';
 import { LogStore } from '../logs/log-store';
-import { DeployError, SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
+import {
+  DeployError,
+  SANDBOX_PROVIDER,
+  type SandboxHooks,
+  type SandboxProvider,
+} from '../providers/sandbox-provider';
 import { ServerTypes } from '../registry/server-types';
 import { CredentialsClient } from './credentials-client';
 import { resolveLaunch } from './launch-resolver';
@@ -77,10 +83,7 @@ export class Deployer {
           persistentStorage: connection.config.persistent_storage === true,
         },
         remaining,
-        {
-          onLog: (stream, line) => this.logs.append(id, stream, masker.mask(line)),
-          onExit: (info) => void this.exited(id, generation, info, masker),
-        },
+        this.hooks(id, generation, masker),
         signal,
       );
       const current = this.runtime.get(id);
@@ -97,6 +100,7 @@ export class Deployer {
             bridgeUrl: handle.bridgeUrl,
             sandboxRef: handle.ref,
             deployDeadlineAt: null,
+            runningSince: new Date(),
           },
         },
       );
@@ -125,7 +129,55 @@ export class Deployer {
     }
   }
 
-  /** The server of a connection exited: a crash if it was running. */
+  /**
+   * After a restart of this service: takes a running connection's sandbox back (providers whose
+   * sandboxes survive a restart), with its credentials revealed again for the log masker. False
+   * when it cannot (the connection is then redeployed).
+   */
+  async adopt(row: ConnectionEntity): Promise<boolean> {
+    if (!this.provider.adopt || !row.sandboxRef) return false;
+    let masker: SecretMasker;
+    try {
+      masker = new SecretMasker(
+        Object.values(await this.credentials.reveal(row.accountId, row.id)),
+      );
+    } catch (error) {
+      this.log.warn(`Cannot take ${row.id} back without its credentials: ${describe(error)}`);
+      return false;
+    }
+    const handle = await this.provider.adopt(
+      row.id,
+      row.sandboxRef,
+      row.config.persistent_storage === true,
+      this.hooks(row.id, row.generation, masker),
+    );
+    if (!handle) return false;
+    this.runtime.set(row.id, {
+      generation: row.generation,
+      abort: new AbortController(),
+      handle,
+      masker,
+    });
+    this.logs.append(
+      row.id,
+      'system',
+      'Found the running sandbox again after a restart of the sandbox service',
+    );
+    return true;
+  }
+
+  private hooks(id: string, generation: number, masker: SecretMasker): SandboxHooks {
+    return {
+      onLog: (stream, line) => this.logs.append(id, stream, masker.mask(line)),
+      onExit: (info) => void this.exited(id, generation, info, masker),
+    };
+  }
+
+  /**
+   * The server of a connection exited. After a stop there is nothing to do; after a crash the
+   * server is restarted with exponential back-off until the crash budget is spent, then the
+   * connection is left in mcpError with the exit and the last lines of stderr.
+   */
   private async exited(
     id: string,
     generation: number,
@@ -135,19 +187,99 @@ export class Deployer {
     const current = this.runtime.get(id);
     if (!current || current.generation !== generation || !current.handle) return; // a stop, or a failed start
     this.runtime.delete(id);
-    const how = info.signal ? `was killed (${info.signal})` : `exited with code ${info.code}`;
+    const how = current.unhealthy ?? describeExit(info);
+    const tail = masker.mask(current.handle.stderrTail().slice(-5).join(' | '));
     this.logs.append(id, 'system', masker.mask(`The server ${how}`));
-    await this.store
-      .transition(
+    try {
+      const row = await this.store.findOptional(id);
+      if (!row || row.generation !== generation || row.status !== 'mcpRunning') return;
+      const {
+        CRASH_BUDGET: budget,
+        RESTART_BACKOFF_MS: backoff,
+        DEPLOY_TIMEOUT_MS: deployTimeout,
+      } = this.config.env;
+      // A server that ran a good while before crashing starts a fresh budget.
+      const stable =
+        row.runningSince !== null && Date.now() - row.runningSince.getTime() > STABLE_RUN_MS;
+      const restarts = stable ? 0 : row.restartCount;
+      if (row.desiredState === 'running' && restarts < budget) {
+        const delay = backoff * 2 ** restarts;
+        const restarting = await this.store.transition(
+          id,
+          'mcpDeploying',
+          `The server ${how}; restarting in ${formatDelay(delay)} (restart ${restarts + 1} of ${budget}).`,
+          {
+            from: ['mcpRunning'],
+            generation,
+            patch: {
+              generation: () => 'generation + 1',
+              restartCount: restarts + 1,
+              deployDeadlineAt: new Date(Date.now() + delay + deployTimeout),
+              bridgeUrl: null,
+              runningSince: null,
+            },
+          },
+        );
+        if (restarting) this.later(delay, restarting.id, restarting.generation);
+        return;
+      }
+      const given = restarts > 0 ? ` after ${restarts} automatic restart(s)` : '';
+      await this.store.transition(
         id,
         'mcpError',
-        `The server ${how} while running; see the logs, then start it again.`,
-        { from: ['mcpRunning'], generation },
-      )
-      .catch((error: unknown) =>
-        this.log.error(`Could not record the exit of ${id}: ${describe(error)}`),
+        `The server ${how}${given}${tail ? `: ${tail}` : ''}. Fix the cause, then start it again.`,
+        {
+          from: ['mcpRunning'],
+          generation,
+          patch: { bridgeUrl: null, runningSince: null },
+        },
       );
+    } catch (error) {
+      this.log.error(`Could not record the exit of ${id}: ${describe(error)}`);
+    }
   }
+
+  /** Deploys again after a back-off, unless the connection moved on meanwhile. */
+  private later(delay: number, id: string, generation: number): void {
+    setTimeout(() => {
+      void this.store.findOptional(id).then(
+        (row) => {
+          if (
+            row &&
+            row.status === 'mcpDeploying' &&
+            row.generation === generation &&
+            !this.runtime.get(id)
+          )
+            this.begin(row);
+        },
+        (error: unknown) => this.log.warn(`Restart of ${id} postponed: ${describe(error)}`),
+      );
+    }, delay).unref();
+  }
+}
+
+/**
+ * How a server ended. Under bubblewrap a signal reaches us as the exit code 128 + n of the
+ * sandbox's init: reported as the signal it was.
+ */
+export function describeExit(info: ExitInfo): string {
+  const signal =
+    info.signal ??
+    (info.code !== null && info.code > 128 && info.code < 160
+      ? signalName(info.code - 128)
+      : undefined);
+  return signal ? `was killed (${signal})` : `exited with code ${info.code}`;
+}
+
+function signalName(n: number): string | undefined {
+  return Object.entries(osConstants.signals).find(([, value]) => value === n)?.[0];
+}
+
+/** Runs longer than this before a crash reset the restart count. */
+const STABLE_RUN_MS = 60_000;
+
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
 }
 
 function describe(error: unknown): string {

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConnectionStore } from '../connections/connection-store';
 import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
+import { Deployer } from './deployer';
 import { SandboxRuntime } from './sandbox-runtime';
 
 /**
- * Brings what runs in line with what users want after this service (re)starts: connections that
- * were deploying or running here have lost their sandbox, so those wanted running are requeued
+ * Brings what runs in line with what users want after this service (re)starts: sandboxes that
+ * survive a restart are taken back; other connections that were deploying or running here have
+ * lost their sandbox, so those wanted running are requeued
  * (never left in mcpDeploying) and servers that belong to no live connection are killed.
  */
 @Injectable()
@@ -16,9 +18,18 @@ export class Reconciler {
     @Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider,
     private readonly store: ConnectionStore,
     private readonly runtime: SandboxRuntime,
+    private readonly deployer: Deployer,
   ) {}
 
   async atStart(): Promise<void> {
+    // Sandboxes that outlived the restart (E2B) are taken back first, so they are not orphans.
+    let adopted = 0;
+    if (this.provider.survivesRestart) {
+      for (const row of await this.store.inStatus(['mcpRunning'])) {
+        if (row.desiredState === 'running' && (await this.deployer.adopt(row))) adopted++;
+      }
+      if (adopted > 0) this.log.log(`Found ${adopted} running sandbox(es) again`);
+    }
     const killed = await this.provider.killOrphans(this.runtime.ids());
     if (killed.length > 0)
       this.log.warn(`Killed ${killed.length} orphaned server process(es): ${killed.join(', ')}`);

@@ -1,6 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { SecretMasker } from '@athenic/platform-crypto';
-import type { SandboxHandle } from '../providers/sandbox-provider';
+import {
+  SANDBOX_PROVIDER,
+  type SandboxHandle,
+  type SandboxProvider,
+} from '../providers/sandbox-provider';
 
 export interface RuntimeEntry {
   generation: number;
@@ -9,6 +13,10 @@ export interface RuntimeEntry {
   masker?: SecretMasker;
   /** Settles when the deploy attempt finished (either way). */
   deploying?: Promise<void>;
+  /** Set when the platform itself stops an unhealthy server, to say why when it exits. */
+  unhealthy?: string;
+  /** MCP pings that failed in a row. */
+  failedPings?: number;
 }
 
 /**
@@ -16,8 +24,22 @@ export interface RuntimeEntry {
  * sandbox. Decrypted values live only inside the sandbox and in the log masker while it runs.
  */
 @Injectable()
-export class SandboxRuntime {
+export class SandboxRuntime implements OnApplicationShutdown {
   private readonly entries = new Map<string, RuntimeEntry>();
+
+  constructor(@Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider) {}
+
+  entriesList(): [string, RuntimeEntry][] {
+    return [...this.entries.entries()];
+  }
+
+  /**
+   * On SIGTERM: local sandboxes are stopped cleanly (their connections are redeployed at the next
+   * start); sandboxes that survive a restart (E2B) are left running, to be found again.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.provider.survivesRestart) await this.stopAll();
+  }
 
   get(connectionId: string): RuntimeEntry | undefined {
     return this.entries.get(connectionId);

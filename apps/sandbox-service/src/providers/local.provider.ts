@@ -31,6 +31,7 @@ const STDERR_TAIL = 12;
 @Injectable()
 export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;
+  readonly survivesRestart = false;
   private readonly log = new Logger('LocalProvider');
   private readonly root: string;
   private readonly launcher: string;
@@ -138,6 +139,8 @@ export class LocalProvider implements SandboxProvider {
         bridgeUrl: this.host.urlFor(spec.connectionId),
         ready,
         ping: (ms) => bridge.ping(ms),
+        lastActivity: () => bridge.lastActivity,
+        stderrTail: () => [...stderrTail],
         stop: async () => {
           this.host.unregister(spec.connectionId, bridge);
           await bridge.close(5000);

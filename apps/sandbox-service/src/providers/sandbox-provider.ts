@@ -41,6 +41,10 @@ export interface SandboxHandle {
   bridgeUrl: string;
   ready: BridgeReady;
   ping(timeoutMs: number): Promise<number>;
+  /** When a client last used it (ms since the epoch). */
+  lastActivity(): number;
+  /** The server's last lines on stderr, for the reason of a failure. */
+  stderrTail(): string[];
   /** Stops the server (and the sandbox); the working dir stays unless discarded by the caller. */
   stop(): Promise<void>;
 }
@@ -55,6 +59,8 @@ export class DeployError extends Error {
 
 export interface SandboxProvider {
   readonly name: 'local' | 'e2b';
+  /** Whether sandboxes outlive this service (found again after a restart) or stop with it. */
+  readonly survivesRestart: boolean;
   paths(connectionId: string): SandboxPaths;
   start(
     spec: SandboxSpec,
@@ -66,6 +72,16 @@ export interface SandboxProvider {
   discardFiles(connectionId: string): Promise<void>;
   /** Kills whatever the provider still runs for connections not in `keep` (orphans after a crash). */
   killOrphans(keep: Set<string>): Promise<string[]>;
+  /**
+   * For sandboxes that survive a restart: reattaches to a connection's running sandbox by the
+   * ref its handle had; null when it is gone.
+   */
+  adopt?(
+    connectionId: string,
+    ref: string,
+    persistentStorage: boolean,
+    hooks: SandboxHooks,
+  ): Promise<SandboxHandle | null>;
 }
 
 export const SANDBOX_PROVIDER = Symbol('SANDBOX_PROVIDER');

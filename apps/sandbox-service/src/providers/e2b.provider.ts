@@ -1,0 +1,595 @@
+import {
+  BRIDGE_DIR,
+  BRIDGE_LINE,
+  type BridgeReady,
+  type ExitInfo,
+  SANDBOX_ROOT_TOKEN,
+} from '@athenic/mcp-bridge';
+import { bridgeToken } from '@athenic/platform-crypto';
+import { Logger } from '@nestjs/common';
+import { type CommandHandle, CommandExitError, Sandbox, type SandboxOpts } from 'e2b';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import type { SandboxConfig } from '../config/env';
+import { LAUNCHER_SOURCE } from './launcher';
+import {
+  DeployError,
+  type SandboxHandle,
+  type SandboxHooks,
+  type SandboxPaths,
+  type SandboxProvider,
+  type SandboxSpec,
+} from './sandbox-provider';
+
+const run = promisify(execFile);
+const STDERR_TAIL = 12;
+
+/** The sandbox's user home; everything of the platform lives under `athenic/` in it. */
+const HOME = '/home/user';
+const ROOT = `${HOME}/athenic`;
+/**
+ * Paths the server sees, absolute once the bridge replaced the token with where `athenic/` is
+ * (the sandbox's home differs between templates, and a fake E2B keeps sandboxes in temp dirs).
+ */
+const PATHS: SandboxPaths = {
+  workdir: `${SANDBOX_ROOT_TOKEN}/work`,
+  packageRoot: `${SANDBOX_ROOT_TOKEN}/package`,
+};
+const PACKAGE_LABEL = '../package/.athenic-package';
+
+export const METADATA = {
+  connection: 'athenic_connection_id',
+  account: 'athenic_account_id',
+  platform: 'athenic_platform',
+} as const;
+
+export interface E2bSettings {
+  apiKey: string;
+  template: string;
+  /** The control plane and envd addresses, for a self-hosted E2B (or a local fake in tests). */
+  apiUrl?: string;
+  sandboxUrl?: string;
+  /** A sandbox lives this long without activity before E2B removes it; extended on use. */
+  sandboxTimeoutMs: number;
+  /** Tells this platform's sandboxes from others on the same E2B account. */
+  platformId: string;
+  /** Heap cap of the server, in MiB. */
+  memoryMb: number;
+  /** Where a port of a sandbox is reached from the platform. */
+  portUrl: (sandbox: Sandbox, port: number) => string;
+  /** The folder of the compiled bridge (`serve.js` and its modules) uploaded into sandboxes. */
+  bridgeDir: string;
+  /** Where packed server packages are cached. */
+  cacheDir: string;
+  /** The bearer token of a connection's bridge. */
+  bridgeToken: (connectionId: string) => string;
+}
+
+/** `https://<port>-<sandbox>.<domain>`: how E2B exposes a sandbox's port. */
+export const e2bPortUrl = (sandbox: Sandbox, port: number) => `https://${sandbox.getHost(port)}`;
+
+/**
+ * One E2B sandbox per connection, tagged with the connection and account ids. The platform's
+ * bridge runs inside it (uploaded with the server's package through the files API) and starts
+ * the server there, so credentials exist only in the server's environment inside the sandbox.
+ * No egress unless the server type declares it; the sandbox's timeout is extended while the
+ * connection is used. Stopped: killed, or paused when the connection keeps persistent storage.
+ * Sandboxes outlive this service and are adopted again after a restart.
+ */
+export class E2bProvider implements SandboxProvider {
+  readonly name = 'e2b' as const;
+  readonly survivesRestart = true;
+  private readonly log = new Logger('E2bProvider');
+  private readonly packs = new Map<string, Promise<{ file: string; label: string }>>();
+
+  constructor(private readonly settings: E2bSettings) {}
+
+  paths(): SandboxPaths {
+    return PATHS;
+  }
+
+  private opts(): Pick<SandboxOpts, 'apiKey' | 'apiUrl' | 'sandboxUrl' | 'requestTimeoutMs'> {
+    const { apiKey, apiUrl, sandboxUrl } = this.settings;
+    return {
+      apiKey,
+      requestTimeoutMs: 30_000,
+      ...(apiUrl ? { apiUrl } : {}),
+      ...(sandboxUrl ? { sandboxUrl } : {}),
+    };
+  }
+
+  async start(
+    spec: SandboxSpec,
+    timeoutMs: number,
+    hooks: SandboxHooks,
+    signal: AbortSignal,
+  ): Promise<SandboxHandle> {
+    const deadline = Date.now() + timeoutMs;
+    const sandbox = await this.sandboxFor(spec);
+    let command: CommandHandle | undefined;
+    try {
+      await this.upload(sandbox, spec);
+      if (signal.aborted) throw new DeployError('The deployment was cancelled.');
+      const launched = await this.launch(sandbox, spec, deadline, timeoutMs, hooks, signal);
+      command = launched.command;
+      return this.handle(sandbox, spec.connectionId, spec.persistentStorage, launched);
+    } catch (error) {
+      await this.release(sandbox, spec.persistentStorage, command).catch(() => undefined);
+      if (error instanceof DeployError) throw error;
+      throw new DeployError(`The E2B sandbox could not be prepared: ${explain(error)}.`);
+    }
+  }
+
+  /** A new sandbox, or the connection's paused one when it keeps persistent storage. */
+  private async sandboxFor(spec: SandboxSpec): Promise<Sandbox> {
+    try {
+      if (spec.persistentStorage) {
+        const [paused] = await this.find({ [METADATA.connection]: spec.connectionId });
+        if (paused)
+          return await Sandbox.connect(paused, {
+            ...this.opts(),
+            timeoutMs: this.settings.sandboxTimeoutMs,
+          });
+      }
+      return await Sandbox.create(this.settings.template, {
+        ...this.opts(),
+        timeoutMs: this.settings.sandboxTimeoutMs,
+        metadata: {
+          [METADATA.connection]: spec.connectionId,
+          [METADATA.account]: spec.accountId,
+          [METADATA.platform]: this.settings.platformId,
+        },
+        ...egressOptions(spec.egress),
+      });
+    } catch (error) {
+      throw new DeployError(`E2B could not create the sandbox: ${explain(error)}.`);
+    }
+  }
+
+  /** The bridge, the server's package (once per sandbox and version) and the credential files. */
+  private async upload(sandbox: Sandbox, spec: SandboxSpec): Promise<void> {
+    const bridge = readdirSync(this.settings.bridgeDir).filter((f) => f.endsWith('.js'));
+    const files = [
+      ...(await Promise.all(
+        bridge.map(async (name) => ({
+          path: `${ROOT}/bridge/${name}`,
+          data: await fs.readFile(path.join(this.settings.bridgeDir, name), 'utf8'),
+        })),
+      )),
+      { path: `${ROOT}/bridge/launcher.cjs`, data: LAUNCHER_SOURCE },
+      ...spec.files.map((file) => ({ path: `${ROOT}/work/${file.path}`, data: file.content })),
+    ];
+    await sandbox.files.makeDir(`${ROOT}/work`);
+    await sandbox.files.write(files);
+    if (!spec.packageInstallDir) return;
+    const pack = await this.pack(spec.packageInstallDir);
+    const present = await sandbox.commands.run(`cat ${PACKAGE_LABEL} 2>/dev/null || true`, {
+      cwd: `${ROOT}/work`,
+    });
+    if (present.stdout.trim() === pack.label) return;
+    const data = await fs.readFile(pack.file);
+    await sandbox.files.write(`${ROOT}/package.tgz`, new Blob([data]));
+    await sandbox.commands.run(
+      `rm -rf ../package && mkdir -p ../package && tar -xzf ../package.tgz -C ../package && rm ../package.tgz && echo '${pack.label}' > ${PACKAGE_LABEL}`,
+      { cwd: `${ROOT}/work` },
+    );
+  }
+
+  /** The package's install folder as a gzipped tarball, made once per version. */
+  private pack(installDir: string): Promise<{ file: string; label: string }> {
+    let packed = this.packs.get(installDir);
+    if (!packed) {
+      packed = (async () => {
+        const manifest = JSON.parse(
+          await fs.readFile(path.join(installDir, 'package.json'), 'utf8'),
+        ) as {
+          dependencies?: Record<string, string>;
+        };
+        const label =
+          `${path.basename(installDir)}@${Object.values(manifest.dependencies ?? {}).join(',')}`.replace(
+            /[^\w@.,+-]/g,
+            '_',
+          );
+        await fs.mkdir(this.settings.cacheDir, { recursive: true });
+        const file = path.join(this.settings.cacheDir, `${label}.tgz`);
+        if (!existsSync(file)) {
+          const partial = `${file}.${process.pid}.partial`;
+          // What a server never loads at run time (type declarations, source maps, docs) stays
+          // out: half the files, a third smaller.
+          const unused = ['*.d.ts', '*.d.mts', '*.d.cts', '*.map', '*.md'];
+          await run('tar', [
+            '-czf',
+            partial,
+            ...unused.map((pattern) => `--exclude=${pattern}`),
+            '-C',
+            installDir,
+            '.',
+          ]);
+          await fs.rename(partial, file);
+        }
+        return { file, label };
+      })();
+      packed.catch(() => this.packs.delete(installDir));
+      this.packs.set(installDir, packed);
+    }
+    return packed;
+  }
+
+  private async launch(
+    sandbox: Sandbox,
+    spec: SandboxSpec,
+    deadline: number,
+    timeoutMs: number,
+    hooks: SandboxHooks,
+    signal: AbortSignal,
+  ): Promise<Launched> {
+    const heap = `--max-old-space-size=${this.settings.memoryMb}`;
+    const serverArgs =
+      spec.program.kind === 'script'
+        ? [heap, '../bridge/launcher.cjs']
+        : [heap, ...spec.program.args];
+    const output = new BridgeOutput(hooks);
+    const command = await sandbox.commands.run('node ../bridge/serve.js', {
+      background: true,
+      cwd: `${ROOT}/work`,
+      timeoutMs: 0,
+      envs: {
+        ...spec.env,
+        // A marker to tell which connection a process in the sandbox serves.
+        ATHENIC_CONNECTION_ID: spec.connectionId,
+        ...(spec.program.kind === 'script'
+          ? { ATHENIC_ENTRY: spec.program.path, ATHENIC_ARGV: JSON.stringify(spec.program.args) }
+          : {}),
+        ATHENIC_BRIDGE_TOKEN: this.settings.bridgeToken(spec.connectionId),
+        ATHENIC_BRIDGE_PORT: '0',
+        // Longer than the deploy's own deadline, which decides (and says why).
+        ATHENIC_BRIDGE_START_TIMEOUT_MS: String(Math.max(1000, deadline - Date.now()) + 5000),
+        ATHENIC_SERVER_COMMAND: 'node',
+        ATHENIC_SERVER_ARGS: JSON.stringify(serverArgs),
+      },
+      onStdout: (data) => output.stdout(data),
+      onStderr: (data) => output.stderr(data),
+    });
+    const ended = exitOf(command);
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const ready = await Promise.race([
+        output.ready,
+        ended.then((exit) => {
+          throw new DeployError(startFailure(exit, output));
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new DeployError(
+                  `Deploy timeout: the server did not answer MCP initialize within ${Math.round(timeoutMs / 1000)} s${tail(output)}.`,
+                ),
+              ),
+            Math.max(0, deadline - Date.now()),
+          );
+        }),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(new DeployError('The deployment was cancelled.'));
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      return { command, ended, output, ...ready };
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Reattaches to a sandbox that outlived a restart of this service (its bridge still running):
+   * null when the sandbox, the bridge or its server is gone (the connection is then redeployed).
+   */
+  async adopt(
+    connectionId: string,
+    ref: string,
+    persistentStorage: boolean,
+    hooks: SandboxHooks,
+  ): Promise<SandboxHandle | null> {
+    const match = /^e2b:([^:]+):(\d+):(\d+)$/.exec(ref);
+    if (!match) return null;
+    let sandbox: Sandbox;
+    try {
+      sandbox = await Sandbox.connect(match[1], {
+        ...this.opts(),
+        timeoutMs: this.settings.sandboxTimeoutMs,
+      });
+    } catch (error) {
+      this.log.warn(`The sandbox of ${connectionId} is gone: ${explain(error)}`);
+      return null;
+    }
+    const output = new BridgeOutput(hooks);
+    try {
+      const command = await sandbox.commands.connect(Number(match[2]), {
+        timeoutMs: 0,
+        onStdout: (data) => output.stdout(data),
+        onStderr: (data) => output.stderr(data),
+      });
+      const handle = this.handle(sandbox, connectionId, persistentStorage, {
+        command,
+        ended: exitOf(command),
+        output,
+        port: Number(match[3]),
+        ready: { serverInfo: {}, protocolVersion: '', tools: 0 },
+      });
+      await handle.ping(5000);
+      return handle;
+    } catch (error) {
+      this.log.warn(`The bridge of ${connectionId} does not answer any more: ${explain(error)}`);
+      await this.release(sandbox, persistentStorage).catch(() => undefined);
+      return null;
+    }
+  }
+
+  private handle(
+    sandbox: Sandbox,
+    connectionId: string,
+    persistentStorage: boolean,
+    launched: Launched,
+  ): SandboxHandle {
+    const base = this.settings.portUrl(sandbox, launched.port);
+    const token = this.settings.bridgeToken(connectionId);
+    const monitor = new Monitor(sandbox, base, token, this.settings.sandboxTimeoutMs);
+    // Released once, whoever comes first (a stop, or the bridge ending), so a late release can
+    // never pause or kill the sandbox again after the next start resumed it.
+    let released: Promise<void> | undefined;
+    const release = () =>
+      (released ??= this.release(sandbox, persistentStorage, launched.command).catch(
+        (error: unknown) =>
+          this.log.warn(`Releasing sandbox ${sandbox.sandboxId}: ${explain(error)}`),
+      ));
+    // The bridge ends with its server: the sandbox goes too (a restart gets a fresh one), then
+    // the exit is reported, after a stop as well (the deployer tells a stop from a crash).
+    const finished = launched.ended.then(async (exit) => {
+      await release();
+      launched.output.exited(exit);
+    });
+    return {
+      ref: `e2b:${sandbox.sandboxId}:${launched.command.pid}:${launched.port}`,
+      isolation: 'e2b',
+      bridgeUrl: `${base}/mcp`,
+      ready: launched.ready,
+      ping: (ms) => monitor.ping(ms),
+      lastActivity: () => monitor.lastActivity,
+      stderrTail: () => launched.output.stderrTail(),
+      stop: async () => {
+        await release();
+        // The exit follows once the sandbox's streams close; never wait on it for long.
+        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      },
+    };
+  }
+
+  /** Kills the sandbox, or pauses it (files kept) for a connection with persistent storage. */
+  private async release(
+    sandbox: Sandbox,
+    persistent: boolean,
+    command?: CommandHandle,
+  ): Promise<void> {
+    if (!persistent) {
+      await sandbox.kill();
+      return;
+    }
+    if (command) await command.kill().catch(() => false);
+    await sandbox.pause();
+  }
+
+  async discardFiles(connectionId: string): Promise<void> {
+    for (const id of await this.find({ [METADATA.connection]: connectionId })) {
+      await Sandbox.kill(id, this.opts());
+    }
+  }
+
+  async killOrphans(keep: Set<string>): Promise<string[]> {
+    const killed: string[] = [];
+    for (const info of await this.list({ [METADATA.platform]: this.settings.platformId }, [
+      'running',
+    ])) {
+      const connection = info.metadata[METADATA.connection];
+      if (connection && keep.has(connection)) continue;
+      if (await Sandbox.kill(info.sandboxId, this.opts()))
+        killed.push(connection ?? info.sandboxId);
+    }
+    return killed;
+  }
+
+  private async find(metadata: Record<string, string>): Promise<string[]> {
+    return (await this.list(metadata, ['running', 'paused'])).map((s) => s.sandboxId);
+  }
+
+  private async list(metadata: Record<string, string>, state: ('running' | 'paused')[]) {
+    const paginator = Sandbox.list({
+      ...this.opts(),
+      query: { metadata: { ...metadata, [METADATA.platform]: this.settings.platformId }, state },
+    });
+    const all = [];
+    while (paginator.hasNext) all.push(...(await paginator.nextItems()));
+    return all;
+  }
+}
+
+interface Launched {
+  command: CommandHandle;
+  ended: Promise<ExitInfo>;
+  output: BridgeOutput;
+  port: number;
+  ready: BridgeReady;
+}
+
+/** Reads the bridge's stdout (its report lines) and stderr (the server's, line by line). */
+class BridgeOutput {
+  readonly ready: Promise<{ port: number; ready: BridgeReady }>;
+  failure: string | undefined;
+  /** How the server ended, as the bridge saw it (more precise than the bridge's own exit). */
+  serverExit: ExitInfo | undefined;
+  private settle!: (value: { port: number; ready: BridgeReady }) => void;
+  private readonly tail: string[] = [];
+  private stdoutRest = '';
+  private stderrRest = '';
+
+  constructor(private readonly hooks: SandboxHooks) {
+    this.ready = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  stdout(data: string): void {
+    const lines = (this.stdoutRest + data).split('\n');
+    this.stdoutRest = lines.pop() ?? '';
+    for (const line of lines) {
+      const [kind, ...rest] = line.split(' ');
+      const body = rest.join(' ');
+      try {
+        if (kind === BRIDGE_LINE.ready)
+          this.settle(JSON.parse(body) as { port: number; ready: BridgeReady });
+        else if (kind === BRIDGE_LINE.failed)
+          this.failure = (JSON.parse(body) as { message: string }).message;
+        else if (kind === BRIDGE_LINE.exit) this.serverExit = JSON.parse(body) as ExitInfo;
+        else if (line.trim()) this.hooks.onLog('stdout', line);
+      } catch {
+        this.hooks.onLog('stdout', line);
+      }
+    }
+  }
+
+  stderr(data: string): void {
+    const lines = (this.stderrRest + data).split('\n');
+    this.stderrRest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      this.tail.push(line);
+      if (this.tail.length > STDERR_TAIL) this.tail.shift();
+      this.hooks.onLog('stderr', line);
+    }
+  }
+
+  stderrTail(): string[] {
+    return [...this.tail];
+  }
+
+  exited(exit: ExitInfo): void {
+    this.hooks.onExit(this.serverExit ?? exit);
+  }
+}
+
+/** MCP pings through the bridge's health route; a used connection extends its sandbox's life. */
+class Monitor {
+  lastActivity = Date.now();
+  private extendedAt = Date.now();
+
+  constructor(
+    private readonly sandbox: Sandbox,
+    private readonly base: string,
+    private readonly token: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async ping(ms: number): Promise<number> {
+    const response = await fetch(`${this.base}/health`, {
+      headers: { authorization: `Bearer ${this.token}`, 'x-timeout-ms': String(ms) },
+      signal: AbortSignal.timeout(ms + 2000),
+    });
+    const body = (await response.json().catch(() => ({}))) as {
+      pingMs?: number;
+      idleMs?: number;
+      message?: string;
+    };
+    if (!response.ok || typeof body.pingMs !== 'number')
+      throw new Error(
+        `the bridge answered ${response.status}${body.message ? `: ${body.message}` : ''}`,
+      );
+    if (typeof body.idleMs === 'number')
+      this.lastActivity = Math.max(this.lastActivity, Date.now() - body.idleMs);
+    if (this.lastActivity > this.extendedAt) {
+      await this.sandbox.setTimeout(this.timeoutMs);
+      this.extendedAt = Date.now();
+    }
+    return body.pingMs;
+  }
+}
+
+/**
+ * E2B lets all traffic out by default: none unless the type declares where it goes, only there
+ * when it names hosts, everywhere only for a type that declares `*` (a host of the user's choice).
+ */
+export function egressOptions(
+  egress: string[],
+): Pick<SandboxOpts, 'allowInternetAccess' | 'network'> {
+  if (egress.length === 0) return { allowInternetAccess: false };
+  if (egress.includes('*')) return { allowInternetAccess: true };
+  return { network: { allowOut: egress, denyOut: ['0.0.0.0/0'] } };
+}
+
+/** How the bridge process ended; a lost sandbox counts as killed. */
+function exitOf(command: CommandHandle): Promise<ExitInfo> {
+  return command.wait().then(
+    (result): ExitInfo => ({ code: result.exitCode, signal: null }),
+    (error: unknown): ExitInfo =>
+      error instanceof CommandExitError
+        ? { code: error.exitCode, signal: null }
+        : { code: null, signal: 'SIGKILL' },
+  );
+}
+
+function tail(output: BridgeOutput): string {
+  const lines = output.stderrTail().slice(-5).join(' | ');
+  return lines ? ` (last output: ${lines})` : '';
+}
+
+function startFailure(bridgeExit: ExitInfo, output: BridgeOutput): string {
+  const exit = output.serverExit ?? bridgeExit;
+  const lines = output.stderrTail().slice(-5).join(' | ');
+  if (output.failure && exit.code === 1 && !lines)
+    return `The server failed to start: ${output.failure}.`;
+  if (exit.code === null) return 'The E2B sandbox ended before the server started.';
+  return `The server exited with code ${exit.code}${lines ? `: ${lines}` : output.failure ? `: ${output.failure}` : ' without an error message'}.`;
+}
+
+/** An SDK error as a sentence that names what to fix, without any secret. */
+function explain(error: unknown): string {
+  const name = error instanceof Error ? error.name : '';
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, '');
+  if (name === 'AuthenticationError') return 'E2B rejected the API key; check E2B_API_KEY';
+  if (name === 'NotFoundError') return `E2B does not know it (${message})`;
+  if (name === 'RateLimitError') return 'E2B is rate limiting this account; try again shortly';
+  return message;
+}
+
+/** The E2B provider's settings from the service's configuration. */
+export function e2bSettings(config: SandboxConfig): E2bSettings {
+  const { env } = config;
+  const template = env.E2B_PORT_URL;
+  return {
+    apiKey: env.E2B_API_KEY ?? '',
+    template: env.E2B_TEMPLATE,
+    apiUrl: env.E2B_API_URL,
+    sandboxUrl: env.E2B_SANDBOX_URL,
+    sandboxTimeoutMs: env.E2B_SANDBOX_TIMEOUT_MS ?? env.IDLE_TIMEOUT_MS + 5 * 60_000,
+    platformId: createHash('sha256')
+      .update(`athenic-platform:${config.internalSecret}`)
+      .digest('hex')
+      .slice(0, 16),
+    memoryMb: env.SANDBOX_MEMORY_MB,
+    portUrl: template
+      ? (sandbox, port) =>
+          template.replaceAll('{port}', String(port)).replaceAll('{sandbox}', sandbox.sandboxId)
+      : e2bPortUrl,
+    bridgeDir: compiledBridgeDir(),
+    cacheDir: path.join(config.dataDir, 'e2b-packages'),
+    bridgeToken: (connectionId) => bridgeToken(config.internalSecret, connectionId),
+  };
+}
+
+/** The compiled bridge (next to this module once built; in dist/ when run from sources). */
+function compiledBridgeDir(): string {
+  if (existsSync(path.join(BRIDGE_DIR, 'serve.js'))) return BRIDGE_DIR;
+  return path.resolve(BRIDGE_DIR, '../../../dist/libs/mcp-bridge/src');
+}

@@ -1,0 +1,230 @@
+import type { ExitInfo } from '@athenic/mcp-bridge';
+import { connectMcpClient, eventually, FakeE2b, tinyMcpServer } from '@athenic/testing';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { E2bProvider, type E2bSettings, METADATA } from '../src/providers/e2b.provider';
+import {
+  DeployError,
+  type SandboxHooks,
+  type SandboxSpec,
+} from '../src/providers/sandbox-provider';
+
+// The E2B provider against the fake E2B (the real SDK, the real wire protocol, real processes).
+const CANARY = 'canary-e2b-3f1c9a';
+const PROBE = `globalThis.report = {
+  token: process.env.CANARY_TOKEN,
+  bridgeVariables: Object.keys(process.env).filter((k) => k.startsWith('ATHENIC_BRIDGE') || k.startsWith('ATHENIC_SERVER')),
+  file: require('fs').readFileSync('credentials/token', 'utf8'),
+  notes: (require('fs').appendFileSync('notes.txt', 'x'), require('fs').readFileSync('notes.txt', 'utf8')),
+};`;
+
+describe('the E2B provider', () => {
+  let fake: FakeE2b;
+  let cacheDir: string;
+  let settings: E2bSettings;
+  let provider: E2bProvider;
+  const exits: { id: string; exit: ExitInfo }[] = [];
+  const hooks = (id: string): SandboxHooks => ({
+    onLog: () => undefined,
+    onExit: (exit) => exits.push({ id, exit }),
+  });
+  const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
+    connectionId: randomUUID(),
+    accountId: 'acct-e2b',
+    packageInstallDir: null,
+    program: { kind: 'node', args: ['-e', tinyMcpServer(PROBE)] },
+    env: { CANARY_TOKEN: CANARY },
+    files: [{ path: 'credentials/token', content: `file-${CANARY}` }],
+    egress: [],
+    persistentStorage: false,
+    ...over,
+  });
+  const start = (s: SandboxSpec, p = provider) =>
+    p.start(s, 30_000, hooks(s.connectionId), new AbortController().signal);
+  const sandboxOf = (connectionId: string) =>
+    fake.sandboxes().filter((s) => s.metadata[METADATA.connection] === connectionId);
+  const report = async (url: string, connectionId: string) => {
+    const client = await connectMcpClient(url, settings.bridgeToken(connectionId));
+    const result = await client.callTool({ name: 'report', arguments: {} });
+    await client.close();
+    return JSON.parse((result.content as { text: string }[])[0].text) as Record<string, unknown>;
+  };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  beforeAll(async () => {
+    fake = await new FakeE2b().start();
+    cacheDir = mkdtempSync(path.join(tmpdir(), 'e2b-cache-'));
+    settings = {
+      apiKey: fake.apiKey,
+      template: 'base',
+      apiUrl: fake.apiUrl,
+      sandboxUrl: fake.sandboxUrl,
+      sandboxTimeoutMs: 120_000,
+      platformId: 'platform-under-test',
+      memoryMb: 128,
+      portUrl: (sandbox, port) => fake.portUrl(sandbox.sandboxId, port),
+      bridgeDir: path.resolve(__dirname, '../../../dist/libs/mcp-bridge/src'),
+      cacheDir,
+      bridgeToken: (id) => `token-of-${id}`,
+    };
+    provider = new E2bProvider(settings);
+  });
+
+  afterAll(async () => {
+    await fake?.stop();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('creates a tagged sandbox with no egress, the credentials only in the server, served through its bridge', async () => {
+    const s = spec();
+    const handle = await start(s);
+    expect(handle.isolation).toBe('e2b');
+    expect(handle.ready.tools).toBe(1);
+    expect(handle.ref).toMatch(/^e2b:[^:]+:\d+:\d+$/);
+    const [box] = sandboxOf(s.connectionId);
+    expect(box.metadata).toEqual({
+      [METADATA.connection]: s.connectionId,
+      [METADATA.account]: 'acct-e2b',
+      [METADATA.platform]: 'platform-under-test',
+    });
+    expect(box.egressDenied).toBe(true);
+    // Nothing sandbox-wide: the credential is in the server's environment only.
+    expect(box.envVarKeys).toEqual([]);
+    const found = await report(handle.bridgeUrl, s.connectionId);
+    expect(found).toMatchObject({ token: CANARY, bridgeVariables: [], file: `file-${CANARY}` });
+    // A wrong token is refused by the bridge.
+    await expect(connectMcpClient(handle.bridgeUrl, 'not-the-token')).rejects.toThrow();
+    await handle.stop();
+    expect(sandboxOf(s.connectionId)).toEqual([]);
+    expect(box.pids.filter(alive)).toEqual([]);
+  });
+
+  it('opens the network only to the egress a server type declares', async () => {
+    const s = spec({ egress: ['api.github.com'] });
+    const handle = await start(s);
+    const [box] = sandboxOf(s.connectionId);
+    // Denied by default, open to the declared hosts.
+    expect(box.network).toMatchObject({ allowOut: ['api.github.com'], denyOut: ['0.0.0.0/0'] });
+    await handle.stop();
+    // A type that reaches a host of the user's choosing keeps E2B's open network.
+    const open = spec({ egress: ['*'] });
+    const openHandle = await start(open);
+    expect(sandboxOf(open.connectionId)[0]).toMatchObject({
+      egressDenied: false,
+      allowInternetAccess: true,
+    });
+    await openHandle.stop();
+  });
+
+  it('extends the sandbox timeout on a health check after use, not without use', async () => {
+    const s = spec();
+    const handle = await start(s);
+    const [box] = sandboxOf(s.connectionId);
+    const extensions = () =>
+      fake.requests.filter((r) => r.sandboxId === box.id && r.path.endsWith('/timeout')).length;
+    expect(typeof (await handle.ping(5000))).toBe('number');
+    expect(extensions()).toBe(0);
+    await report(handle.bridgeUrl, s.connectionId);
+    await handle.ping(5000);
+    expect(extensions()).toBe(1);
+    expect(handle.lastActivity()).toBeGreaterThan(Date.now() - 60_000);
+    await handle.ping(5000);
+    expect(extensions()).toBe(1);
+    await handle.stop();
+  });
+
+  it('finds its sandboxes by metadata and kills those no connection claims', async () => {
+    const [a, b] = [spec(), spec()];
+    const [ha] = [await start(a), await start(b)];
+    const killed = await provider.killOrphans(new Set([a.connectionId]));
+    expect(killed).toContain(b.connectionId);
+    expect(killed).not.toContain(a.connectionId);
+    expect(sandboxOf(b.connectionId)).toEqual([]);
+    expect(sandboxOf(a.connectionId)).toHaveLength(1);
+    // Another platform's provider on the same E2B account leaves them alone.
+    const other = new E2bProvider({ ...settings, platformId: 'another-platform' });
+    expect(await other.killOrphans(new Set())).toEqual([]);
+    expect(sandboxOf(a.connectionId)).toHaveLength(1);
+    await ha.stop();
+  });
+
+  it('reports a sandbox that vanished as the server being killed', async () => {
+    const s = spec();
+    await start(s);
+    const [box] = sandboxOf(s.connectionId);
+    await fake.vanish(box.id);
+    await eventually(async () =>
+      expect(exits.filter((e) => e.id === s.connectionId).map((e) => e.exit)).toEqual([
+        { code: null, signal: 'SIGKILL' },
+      ]),
+    );
+  });
+
+  it('says why when E2B refuses to create a sandbox, or refuses the API key', async () => {
+    fake.failNextCreate(500, 'no capacity in this cluster');
+    await expect(start(spec())).rejects.toThrow(
+      new DeployError('E2B could not create the sandbox: 500: no capacity in this cluster.'),
+    );
+    const wrongKey = new E2bProvider({
+      ...settings,
+      apiKey: 'e2b_0000000000000000000000000000000000000000',
+    });
+    const failure = await start(spec(), wrongKey).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(DeployError);
+    expect((failure as DeployError).reason).toBe(
+      'E2B could not create the sandbox: E2B rejected the API key; check E2B_API_KEY.',
+    );
+  });
+
+  it('kills the sandbox of a server that fails to start, with its exit code and stderr as the reason', async () => {
+    const s = spec({
+      program: {
+        kind: 'node',
+        args: ['-e', `process.stderr.write('boom: no config\\n'); process.exit(3);`],
+      },
+    });
+    await expect(start(s)).rejects.toThrow(
+      new DeployError('The server exited with code 3: boom: no config.'),
+    );
+    expect(sandboxOf(s.connectionId)).toEqual([]);
+  });
+
+  it('pauses a sandbox with persistent storage on stop and resumes it, files kept, on start', async () => {
+    const s = spec({ persistentStorage: true });
+    const first = await start(s);
+    const [box] = sandboxOf(s.connectionId);
+    expect((await report(first.bridgeUrl, s.connectionId)).notes).toBe('x');
+    await first.stop();
+    expect(fake.sandbox(box.id)?.state).toBe('paused');
+    const second = await start(s);
+    expect(sandboxOf(s.connectionId).map((b) => [b.id, b.state])).toEqual([[box.id, 'running']]);
+    expect((await report(second.bridgeUrl, s.connectionId)).notes).toBe('xx');
+    await second.stop();
+    // Deleting the connection removes the paused sandbox too.
+    await provider.discardFiles(s.connectionId);
+    expect(sandboxOf(s.connectionId)).toEqual([]);
+  });
+
+  it('takes a running sandbox back after a restart of the service, by its ref', async () => {
+    const s = spec();
+    const handle = await start(s);
+    const restarted = new E2bProvider(settings);
+    const adopted = await restarted.adopt(s.connectionId, handle.ref, false, hooks(s.connectionId));
+    expect(adopted?.bridgeUrl).toBe(handle.bridgeUrl);
+    expect((await report(adopted!.bridgeUrl, s.connectionId)).token).toBe(CANARY);
+    expect(
+      await restarted.adopt(s.connectionId, 'e2b:gone:1:2', false, hooks(s.connectionId)),
+    ).toBeNull();
+    await adopted!.stop();
+    expect(sandboxOf(s.connectionId)).toEqual([]);
+  });
+});

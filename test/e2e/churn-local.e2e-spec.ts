@@ -1,0 +1,3 @@
+import { churnSuite } from './churn-suite';
+
+churnSuite('local');
