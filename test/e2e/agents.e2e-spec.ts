@@ -46,12 +46,12 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
     const install = async (account: string) =>
       (
-        await admin.post('/functions/v1/mcp-connections/install', {
+        await admin.install({
           mcp_server_id: 'memory-server',
           account_id: account,
           title: `memory of ${account}`,
         })
-      ).body.id as string;
+      ).id as string;
     [memoryA, memoryB] = [await install('acct-a'), await install('acct-b')];
     await waitForStatus(admin, memoryA, 'mcpRunning');
     await waitForStatus(admin, memoryB, 'mcpRunning');
@@ -248,14 +248,12 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
 
   it("masks the connection's secrets in what it stores of a run", async () => {
     const secret = `secret-${Date.now()}`;
-    const { id } = (
-      await admin.post('/functions/v1/mcp-connections/install', {
-        mcp_server_id: 'everything-server',
-        account_id: 'acct-a',
-        title: 'everything',
-        provided_credential_schema: { demo_secret: secret },
-      })
-    ).body;
+    const { id } = await admin.install({
+      mcp_server_id: 'everything-server',
+      account_id: 'acct-a',
+      title: 'everything',
+      provided_credential_schema: { demo_secret: secret },
+    });
     await waitForStatus(admin, id, 'mcpRunning');
     model.play([
       () => ({ toolCalls: [{ name: '-get-env', arguments: {} }] }),

@@ -30,12 +30,12 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
   it('keeps installs beyond the account limit waiting in mcpPending with their queue position, then runs them', async () => {
     const install = async (title: string) =>
       (
-        await admin.post('/functions/v1/mcp-connections/install', {
+        await admin.install({
           mcp_server_id: 'memory-server',
           account_id: 'acct-limited',
           title,
         })
-      ).body.id as string;
+      ).id as string;
     const first = await install('first');
     await waitForStatus(admin, first, 'mcpRunning');
     const second = await install('second');
@@ -51,12 +51,12 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
     ).toContain('position 2 in the queue');
     // Another account is not held up.
     const other = (
-      await admin.post('/functions/v1/mcp-connections/install', {
+      await admin.install({
         mcp_server_id: 'memory-server',
         account_id: 'acct-other',
         title: 'other',
       })
-    ).body.id;
+    ).id;
     await waitForStatus(admin, other, 'mcpRunning');
     // A slot frees up: the next in line runs, by itself.
     await admin.post(`/functions/v1/mcp-connections/${first}/stop`);
@@ -70,13 +70,11 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
   });
 
   it('records MCP use as activity (last_active_at), in batches', async () => {
-    const { id } = (
-      await admin.post('/functions/v1/mcp-connections/install', {
-        mcp_server_id: 'memory-server',
-        account_id: 'acct-active',
-        title: 'active',
-      })
-    ).body;
+    const { id } = await admin.install({
+      mcp_server_id: 'memory-server',
+      account_id: 'acct-active',
+      title: 'active',
+    });
     await waitForStatus(admin, id, 'mcpRunning');
     expect((await admin.get(`/functions/v1/mcp-connections/${id}`)).body.last_active_at).toBeNull();
     const client = await connectMcpClient(
@@ -138,15 +136,13 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
         {},
       ],
     ])('%s', async (type, credentials, config) => {
-      const { id } = (
-        await admin.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: type,
-          account_id: `acct-${type}`,
-          title: type,
-          provided_credential_schema: credentials,
-          config,
-        })
-      ).body;
+      const { id } = await admin.install({
+        mcp_server_id: type,
+        account_id: `acct-${type}`,
+        title: type,
+        provided_credential_schema: credentials,
+        config,
+      });
       const running = await waitForStatus(admin, id, ['mcpRunning', 'mcpError']);
       expect({ type, status: running.status, reason: running.status_reason }).toEqual({
         type,

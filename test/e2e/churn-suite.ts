@@ -46,12 +46,12 @@ export function churnSuite(provider: 'local' | 'e2b'): void {
       const root = path.join(platform.dataDir, 'sandboxes');
       // Warm up once, so lazily opened files and connections are counted in the baseline.
       const warm = (
-        await api.post('/functions/v1/mcp-connections/install', {
+        await api.install({
           mcp_server_id: 'memory-server',
           account_id: 'churn',
           title: 'warm',
         })
-      ).body.id;
+      ).id;
       await waitForStatus(api, warm, 'mcpRunning');
       const ids = new Set<string>([warm]);
       await api.delete(`/functions/v1/mcp-connections/${warm}`);
@@ -60,13 +60,11 @@ export function churnSuite(provider: 'local' | 'e2b'): void {
       await Promise.all(
         Array.from({ length: PARALLEL }, async (_, lane) => {
           for (let i = 0; i < CYCLES / PARALLEL; i++) {
-            const { id } = (
-              await api.post('/functions/v1/mcp-connections/install', {
-                mcp_server_id: 'memory-server',
-                account_id: 'churn',
-                title: `churn ${lane}.${i}`,
-              })
-            ).body;
+            const { id } = await api.install({
+              mcp_server_id: 'memory-server',
+              account_id: 'churn',
+              title: `churn ${lane}.${i}`,
+            });
             ids.add(id);
             await waitForStatus(api, id, 'mcpRunning');
             if (i % 3 === 0) {

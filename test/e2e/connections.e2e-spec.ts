@@ -2,6 +2,7 @@ import {
   ApiClient,
   connectMcpClient,
   createTestInfrastructure,
+  queryDatabase,
   customServerType,
   resultText,
   type TestInfrastructure,
@@ -280,6 +281,22 @@ describe('install to running: the local provider, the lifecycle and the MCP endp
     expect(conflict.body.error).toBe('idempotency_conflict');
     const list = (await admin.get(`/functions/v1/mcp-connections?account_id=${ACCOUNT}`)).body.data;
     expect(list.filter((c: { title: string }) => c.title === 'Idempotent')).toHaveLength(1);
+    // Kept 24 hours: after that the same key is a new install (and the old record is gone).
+    await queryDatabase(
+      infra.databaseUrl,
+      `UPDATE sandbox.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'install-once-1'`,
+    );
+    const later = await admin.post('/functions/v1/mcp-connections/install', body, {
+      'idempotency-key': 'install-once-1',
+    });
+    expect(later.status).toBe(202);
+    expect(later.body.id).not.toBe(first.body.id);
+    expect(
+      await queryDatabase(
+        infra.databaseUrl,
+        `SELECT connection_id FROM sandbox.idempotency_keys WHERE key = 'install-once-1'`,
+      ),
+    ).toEqual([{ connection_id: later.body.id }]);
   });
 
   it("keeps account B away from account A's connection: every route answers 404, the MCP endpoint too", async () => {

@@ -70,12 +70,12 @@ export function lifecycleSuite(provider: 'local' | 'e2b'): void {
     it('stops an idle connection (reason "idle", desired stopped) and keeps a used one running; start brings it back', async () => {
       const install = async (title: string) =>
         (
-          await admin.post('/functions/v1/mcp-connections/install', {
+          await admin.install({
             mcp_server_id: 'memory-server',
             account_id: 'acct-idle',
             title,
           })
-        ).body.id as string;
+        ).id as string;
       const [idle, used] = [await install('idle'), await install('used')];
       await waitForStatus(admin, idle, 'mcpRunning');
       await waitForStatus(admin, used, 'mcpRunning');
@@ -116,13 +116,11 @@ export function lifecycleSuite(provider: 'local' | 'e2b'): void {
         `setTimeout(() => { process.stderr.write('fatal: out of cheese\\n'); process.exit(7); }, 1200);`,
       );
       await admin.post('/functions/v1/mcp-servers', customServerType('crashes-soon', crashes));
-      const { id } = (
-        await admin.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: 'crashes-soon',
-          account_id: 'acct-crash',
-          title: 'crashes',
-        })
-      ).body;
+      const { id } = await admin.install({
+        mcp_server_id: 'crashes-soon',
+        account_id: 'acct-crash',
+        title: 'crashes',
+      });
       const failed = await waitForStatus(admin, id, 'mcpError', 30000);
       expect(failed.status_reason).toBe(
         'The server exited with code 7 after 2 automatic restart(s): fatal: out of cheese. Fix the cause, then start it again.',
@@ -151,26 +149,22 @@ export function lifecycleSuite(provider: 'local' | 'e2b'): void {
     it('treats a server that stops answering MCP pings as crashed', async () => {
       const hangs = tinyMcpServer(`setTimeout(() => { for (;;) {} }, 1000);`);
       await admin.post('/functions/v1/mcp-servers', customServerType('hangs', hangs));
-      const { id } = (
-        await admin.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: 'hangs',
-          account_id: 'acct-hang',
-          title: 'hangs',
-        })
-      ).body;
+      const { id } = await admin.install({
+        mcp_server_id: 'hangs',
+        account_id: 'acct-hang',
+        title: 'hangs',
+      });
       const failed = await waitForStatus(admin, id, 'mcpError', 40000);
       expect(failed.status_reason).toContain('stopped answering MCP pings');
       expect(serverPids(id)).toEqual([]);
     });
 
     it('brings back a server whose process was killed from outside', async () => {
-      const { id } = (
-        await admin.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: 'memory-server',
-          account_id: 'acct-kill',
-          title: 'killed',
-        })
-      ).body;
+      const { id } = await admin.install({
+        mcp_server_id: 'memory-server',
+        account_id: 'acct-kill',
+        title: 'killed',
+      });
       await waitForStatus(admin, id, 'mcpRunning');
       const [pid] = serverPids(id);
       process.kill(pid, 'SIGKILL');
@@ -194,14 +188,12 @@ export function lifecycleSuite(provider: 'local' | 'e2b'): void {
     });
 
     it('keeps what a server with persistent storage wrote across stop and start', async () => {
-      const { id } = (
-        await admin.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: 'memory-server',
-          account_id: 'acct-keep',
-          title: 'kept',
-          config: { persistent_storage: true },
-        })
-      ).body;
+      const { id } = await admin.install({
+        mcp_server_id: 'memory-server',
+        account_id: 'acct-keep',
+        title: 'kept',
+        config: { persistent_storage: true },
+      });
       await waitForStatus(admin, id, 'mcpRunning');
       const url = `${platform.baseUrl}/functions/v1/mcp-connections/${id}/mcp`;
       const writer = await connectMcpClient(url, platform.serviceRoleKey);
@@ -234,13 +226,11 @@ export function lifecycleSuite(provider: 'local' | 'e2b'): void {
         '/functions/v1/mcp-servers',
         customServerType('never-ready', 'setInterval(() => {}, 1000);'),
       );
-      const { id } = (
-        await admin.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: 'never-ready',
-          account_id: 'acct-deadline',
-          title: 'never ready',
-        })
-      ).body;
+      const { id } = await admin.install({
+        mcp_server_id: 'never-ready',
+        account_id: 'acct-deadline',
+        title: 'never ready',
+      });
       const failed = await waitForStatus(admin, id, 'mcpError', 40000);
       expect(failed.status_reason).toMatch(/^Deploy timeout/);
       expect(failed.status_reason).toContain('timeout');

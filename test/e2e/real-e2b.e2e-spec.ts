@@ -38,13 +38,11 @@ withKey('a server deployed into a real E2B sandbox', () => {
 
   it('installs, answers tool calls through the gateway, and is killed on delete', async () => {
     const admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
-    const { id } = (
-      await admin.post('/functions/v1/mcp-connections/install', {
-        mcp_server_id: 'memory-server',
-        account_id: 'acct-real-e2b',
-        title: 'memory in E2B',
-      })
-    ).body;
+    const { id } = await admin.install({
+      mcp_server_id: 'memory-server',
+      account_id: 'acct-real-e2b',
+      title: 'memory in E2B',
+    });
     const running = await waitForStatus(admin, id, 'mcpRunning', 180_000);
     expect(running.isolation).toBe('e2b');
     const client = await connectMcpClient(

@@ -20,15 +20,9 @@ describe('E2B sandboxes across restarts of the sandbox service', () => {
   let admin: ApiClient;
   const sandboxesOf = (connectionId: string) =>
     e2b.sandboxes().filter((box) => box.metadata.athenic_connection_id === connectionId);
-  const install = async (title: string) => {
-    const res = await admin.post('/functions/v1/mcp-connections/install', {
-      mcp_server_id: 'memory-server',
-      account_id: 'acct-e2b-restart',
-      title,
-    });
-    expect(res.status).toBe(202);
-    return res.body.id as string;
-  };
+  const install = async (title: string) =>
+    (await admin.install({ mcp_server_id: 'memory-server', account_id: 'acct-e2b-restart', title }))
+      .id as string;
   const events = async (id: string) =>
     (
       (await admin.get(`/functions/v1/mcp-connections/${id}/events`)).body.data as { to: string }[]
@@ -38,7 +32,8 @@ describe('E2B sandboxes across restarts of the sandbox service', () => {
     e2b = await new FakeE2b().start();
     infra = await createTestInfrastructure('e2b-restart');
     platform = await new TestPlatform(infra, {
-      env: { ...fakeE2bEnv(e2b), RECONCILE_INTERVAL_MS: '1000' },
+      // Orphans are sandboxes older than the deploy deadline plus 5 s that no one holds.
+      env: { ...fakeE2bEnv(e2b), RECONCILE_INTERVAL_MS: '1000', DEPLOY_TIMEOUT_MS: '10000' },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
   });
@@ -97,6 +92,6 @@ describe('E2B sandboxes across restarts of the sandbox service', () => {
     // The connection is deleted in the database while the service is down.
     await queryDatabase(infra.databaseUrl, `DELETE FROM sandbox.connections WHERE id = $1`, [id]);
     await platform.service('sandbox-service').start();
-    await eventually(() => expect(e2b.sandbox(box.id)).toBeUndefined(), { timeoutMs: 15000 });
+    await eventually(() => expect(e2b.sandbox(box.id)).toBeUndefined(), { timeoutMs: 40000 });
   });
 });

@@ -42,16 +42,8 @@ describe('restarts and outages', () => {
   let infra: TestInfrastructure;
   let platform: TestPlatform;
   let admin: ApiClient;
-  const install = async (type: string, title: string) => {
-    const res = await admin.post('/functions/v1/mcp-connections/install', {
-      mcp_server_id: type,
-      account_id: 'acct-outage',
-      title,
-    });
-    if (res.status !== 202)
-      throw new Error(`install ${type} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body.id as string;
-  };
+  const install = async (type: string, title: string) =>
+    (await admin.install({ mcp_server_id: type, account_id: 'acct-outage', title })).id as string;
 
   beforeAll(async () => {
     infra = await createTestInfrastructure('outages');

@@ -44,13 +44,11 @@ describe('kill -9 of the sandbox service', () => {
   });
 
   it('while an install is deploying: no connection stays mcpDeploying, no server process is orphaned, it ends running', async () => {
-    const { id } = (
-      await admin.post('/functions/v1/mcp-connections/install', {
-        mcp_server_id: 'slow-start',
-        account_id: 'acct-k',
-        title: 'slow',
-      })
-    ).body;
+    const { id } = await admin.install({
+      mcp_server_id: 'slow-start',
+      account_id: 'acct-k',
+      title: 'slow',
+    });
     await waitForStatus(admin, id, 'mcpDeploying');
     await eventually(() => expect(serverProcesses(id).length).toBeGreaterThan(0));
     await platform.service('sandbox-service').kill();
@@ -76,13 +74,11 @@ describe('kill -9 of the sandbox service', () => {
   });
 
   it('while connections run: they come back running by themselves and serve MCP again', async () => {
-    const { id } = (
-      await admin.post('/functions/v1/mcp-connections/install', {
-        mcp_server_id: 'memory-server',
-        account_id: 'acct-k',
-        title: 'memory',
-      })
-    ).body;
+    const { id } = await admin.install({
+      mcp_server_id: 'memory-server',
+      account_id: 'acct-k',
+      title: 'memory',
+    });
     await waitForStatus(admin, id, 'mcpRunning');
     await platform.service('sandbox-service').kill();
     await eventually(() => expect(serverProcesses(id)).toEqual([]), { timeoutMs: 5000 });

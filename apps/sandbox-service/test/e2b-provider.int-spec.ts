@@ -75,6 +75,7 @@ describe('the E2B provider', () => {
       bridgeDir: path.resolve(__dirname, '../../../dist/libs/mcp-bridge/src'),
       cacheDir,
       bridgeToken: (id) => `token-of-${id}`,
+      orphanGraceMs: 0,
     };
     provider = new E2bProvider(settings);
   });
@@ -142,19 +143,35 @@ describe('the E2B provider', () => {
     await handle.stop();
   });
 
-  it('finds its sandboxes by metadata and kills those no connection claims', async () => {
-    const [a, b] = [spec(), spec()];
-    const [ha] = [await start(a), await start(b)];
-    const killed = await provider.killOrphans(new Set([a.connectionId]));
-    expect(killed).toContain(b.connectionId);
-    expect(killed).not.toContain(a.connectionId);
-    expect(sandboxOf(b.connectionId)).toEqual([]);
-    expect(sandboxOf(a.connectionId)).toHaveLength(1);
-    // Another platform's provider on the same E2B account leaves them alone.
+  it('after a crash, kills the sandboxes no one holds (pausing persistent ones), sparing young and adopting ones', async () => {
+    const [held, orphan, persistent, adopting] = [
+      spec(),
+      spec(),
+      spec({ persistentStorage: true }),
+      spec(),
+    ];
+    for (const s of [held, orphan, persistent, adopting]) await start(s);
+    // The service crashed; its successor took `held` back and is still trying `adopting`.
+    const restarted = new E2bProvider(settings);
+    const ref = (await start(held)).ref;
+    await restarted.adopt(held.connectionId, ref, false, hooks(held.connectionId));
+    // Young sandboxes may belong to a deploy under way: spared.
+    const patient = new E2bProvider({ ...settings, orphanGraceMs: 60_000 });
+    expect(await patient.killOrphans(new Set())).toEqual([]);
+    const released = await restarted.killOrphans(new Set(), new Set([adopting.connectionId]));
+    expect(released).toEqual(
+      expect.arrayContaining([orphan.connectionId, persistent.connectionId]),
+    );
+    expect(released).not.toContain(adopting.connectionId);
+    expect(sandboxOf(orphan.connectionId)).toEqual([]);
+    expect(sandboxOf(persistent.connectionId).map((b) => b.state)).toEqual(['paused']);
+    expect(sandboxOf(adopting.connectionId).map((b) => b.state)).toEqual(['running']);
+    // The held one: its live sandbox kept (the older one of the same connection released).
+    expect(sandboxOf(held.connectionId).map((b) => b.state)).toEqual(['running']);
+    // Another platform on the same E2B account touches none of them.
     const other = new E2bProvider({ ...settings, platformId: 'another-platform' });
     expect(await other.killOrphans(new Set())).toEqual([]);
-    expect(sandboxOf(a.connectionId)).toHaveLength(1);
-    await ha.stop();
+    for (const s of [held, persistent, adopting]) await provider.discardFiles(s.connectionId);
   });
 
   it('reports a sandbox that vanished as the server being killed', async () => {

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -27,10 +28,15 @@ async function main(): Promise<void> {
   const command = process.env.ATHENIC_SERVER_COMMAND ?? '';
   const root = path.resolve(process.cwd(), '..');
   const expand = (value: string) => value.replaceAll(SANDBOX_ROOT_TOKEN, root);
-  const args = (JSON.parse(process.env.ATHENIC_SERVER_ARGS ?? '[]') as string[]).map(expand);
-  if (!token || !command || !Number.isInteger(port)) {
+  let args: string[] = [];
+  try {
+    args = (JSON.parse(process.env.ATHENIC_SERVER_ARGS ?? '[]') as string[]).map(expand);
+  } catch {
+    args = [''];
+  }
+  if (!token || !command || !Number.isInteger(port) || args.includes('')) {
     report('failed', {
-      message: 'the bridge was started without its token, port or server command',
+      message: 'the bridge was started without a valid token, port or server command',
     });
     process.exit(2);
   }
@@ -55,15 +61,30 @@ async function main(): Promise<void> {
       setTimeout(() => process.exit(info.code ?? 1), 100).unref();
     },
   });
+  const stop = () => {
+    void bridge.close(5000).finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const digest = createHash('sha256').update(`Bearer ${token}`).digest();
+  const authorized = (header: string | undefined) =>
+    timingSafeEqual(
+      createHash('sha256')
+        .update(header ?? '')
+        .digest(),
+      digest,
+    );
   const server = createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];
     if (url === '/mcp') return bridge.handle(req, res);
     if (url === '/health' && req.method === 'GET') {
-      if (req.headers.authorization !== `Bearer ${token}`) {
+      if (!authorized(req.headers.authorization)) {
         res.writeHead(401).end();
         return;
       }
-      bridge.ping(Math.min(10000, Number(req.headers['x-timeout-ms'] ?? 5000))).then(
+      const asked = Number(req.headers['x-timeout-ms']);
+      const timeoutMs = Number.isFinite(asked) ? Math.min(10_000, Math.max(100, asked)) : 5000;
+      bridge.ping(timeoutMs).then(
         (ms) => {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(
@@ -81,16 +102,11 @@ async function main(): Promise<void> {
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve());
-  });
-  const stop = () => {
-    void bridge.close(5000).finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
   try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '0.0.0.0', () => resolve());
+    });
     const ready = await bridge.start(startTimeoutMs);
     report('ready', { port: (server.address() as AddressInfo).port, ready });
   } catch (error) {

@@ -55,6 +55,14 @@ export class ApiClient {
   delete<T = any>(path: string, headers?: Record<string, string>) {
     return this.request<T>('DELETE', path, undefined, headers);
   }
+
+  /** Installs a connection (the guide's request); fails the test unless the answer is 202. */
+  async install(body: Record<string, unknown>, headers?: Record<string, string>): Promise<any> {
+    const res = await this.post('/functions/v1/mcp-connections/install', body, headers);
+    if (res.status !== 202)
+      throw new Error(`install answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
 }
 
 /** Polls a connection until it reaches one of `statuses`; returns it (fails with its last state). */

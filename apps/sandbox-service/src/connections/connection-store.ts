@@ -22,6 +22,9 @@ export interface TransitionOptions {
   patch?: QueryDeepPartialEntity<ConnectionEntity>;
 }
 
+/** How long an install's Idempotency-Key is remembered. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
 /**
  * The connections table and its history. Every status change goes through `transition`: the
  * row is locked, the change checked against the lifecycle table, persisted with its time and
@@ -126,8 +129,26 @@ export class ConnectionStore {
       .find({ where: { connectionId: id }, order: { id: 'ASC' } });
   }
 
+  /** The first answer to an install with this key, if it is younger than 24 hours. */
   async idempotent(accountId: string, key: string): Promise<IdempotencyKeyEntity | null> {
-    return this.dataSource.getRepository(IdempotencyKeyEntity).findOneBy({ accountId, key });
+    const repository = this.dataSource.getRepository(IdempotencyKeyEntity);
+    const earlier = await repository.findOneBy({ accountId, key });
+    if (earlier && earlier.createdAt.getTime() <= Date.now() - IDEMPOTENCY_TTL_MS) {
+      await repository.delete({ accountId, key });
+      return null;
+    }
+    return earlier;
+  }
+
+  /** Forgets idempotency keys older than 24 hours; returns how many. */
+  async purgeIdempotencyKeys(): Promise<number> {
+    const result = await this.dataSource
+      .getRepository(IdempotencyKeyEntity)
+      .createQueryBuilder()
+      .delete()
+      .where('created_at <= :before', { before: new Date(Date.now() - IDEMPOTENCY_TTL_MS) })
+      .execute();
+    return result.affected ?? 0;
   }
 
   /** Removes the connection and its history; announces the deletion. */

@@ -27,6 +27,8 @@ import { SandboxRuntime } from './sandbox-runtime';
 @Injectable()
 export class Deployer {
   private readonly log = new Logger('Deployer');
+  /** Failed attempts to take a connection back after a restart, per connection. */
+  private readonly adoptionAttempts = new Map<string, number>();
 
   constructor(
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
@@ -47,7 +49,10 @@ export class Deployer {
       deploying: undefined as Promise<void> | undefined,
     };
     this.runtime.set(connection.id, entry);
-    entry.deploying = this.deploy(connection, abort.signal);
+    // deploy() records its own failures; a failure to record one (the database gone) is logged.
+    entry.deploying = this.deploy(connection, abort.signal).catch((error: unknown) =>
+      this.log.error(`Could not record the deploy of ${connection.id}: ${describe(error)}`),
+    );
   }
 
   private async deploy(connection: ConnectionEntity, signal: AbortSignal): Promise<void> {
@@ -55,11 +60,13 @@ export class Deployer {
     const deadline =
       connection.deployDeadlineAt?.getTime() ?? Date.now() + this.config.env.DEPLOY_TIMEOUT_MS;
     this.logs.append(id, 'system', `Deploying ${connection.mcpServerId} (attempt ${generation})`);
+    // Masks the credentials in everything the server says, failure reasons included.
+    let masker = new SecretMasker([]);
     try {
       const entry = await this.types.get(connection.mcpServerId);
       const installed = await this.types.installed(entry);
       const credentials = await this.credentials.reveal(connection.accountId, id);
-      const masker = new SecretMasker(Object.values(credentials));
+      masker = new SecretMasker(Object.values(credentials));
       const launch = resolveLaunch({
         entry,
         installed,
@@ -87,7 +94,12 @@ export class Deployer {
         signal,
       );
       const current = this.runtime.get(id);
-      if (current?.generation === generation) current.handle = handle;
+      if (signal.aborted || current?.generation !== generation) {
+        // Stopped or redeployed while the sandbox came up: it is not wanted.
+        await handle.stop();
+        return;
+      }
+      current.handle = handle;
       const running = await this.store.transition(
         id,
         'mcpRunning',
@@ -116,7 +128,7 @@ export class Deployer {
       );
     } catch (error) {
       if (signal.aborted) return;
-      const reason = error instanceof DeployError ? error.reason : describe(error);
+      const reason = masker.mask(error instanceof DeployError ? error.reason : describe(error));
       this.logs.append(id, 'system', `Deploy failed: ${reason}`);
       this.log.warn(`Deploy of ${id} failed: ${reason}`);
       await this.store.transition(id, 'mcpError', reason, {
@@ -131,39 +143,45 @@ export class Deployer {
 
   /**
    * After a restart of this service: takes a running connection's sandbox back (providers whose
-   * sandboxes survive a restart), with its credentials revealed again for the log masker. False
-   * when it cannot (the connection is then redeployed).
+   * sandboxes survive a restart), with its credentials revealed again for the log masker: "gone"
+   * when its sandbox is (the connection is then redeployed), "unavailable" when that cannot be
+   * told right now (E2B or the credential service away): tried again later, a few times, before
+   * it counts as gone.
    */
-  async adopt(row: ConnectionEntity): Promise<boolean> {
-    if (!this.provider.adopt || !row.sandboxRef) return false;
-    let masker: SecretMasker;
+  async adopt(row: ConnectionEntity): Promise<'adopted' | 'gone' | 'unavailable'> {
+    if (!this.provider.adopt || !row.sandboxRef) return 'gone';
+    let handle;
     try {
-      masker = new SecretMasker(
+      const masker = new SecretMasker(
         Object.values(await this.credentials.reveal(row.accountId, row.id)),
       );
+      handle = await this.provider.adopt(
+        row.id,
+        row.sandboxRef,
+        row.config.persistent_storage === true,
+        this.hooks(row.id, row.generation, masker),
+      );
+      if (handle)
+        this.runtime.set(row.id, {
+          generation: row.generation,
+          abort: new AbortController(),
+          handle,
+          masker,
+        });
     } catch (error) {
-      this.log.warn(`Cannot take ${row.id} back without its credentials: ${describe(error)}`);
-      return false;
+      const attempts = (this.adoptionAttempts.get(row.id) ?? 0) + 1;
+      this.adoptionAttempts.set(row.id, attempts);
+      this.log.warn(`Taking ${row.id} back failed (attempt ${attempts}): ${describe(error)}`);
+      if (attempts < ADOPTION_ATTEMPTS) return 'unavailable';
     }
-    const handle = await this.provider.adopt(
-      row.id,
-      row.sandboxRef,
-      row.config.persistent_storage === true,
-      this.hooks(row.id, row.generation, masker),
-    );
-    if (!handle) return false;
-    this.runtime.set(row.id, {
-      generation: row.generation,
-      abort: new AbortController(),
-      handle,
-      masker,
-    });
+    this.adoptionAttempts.delete(row.id);
+    if (!handle) return 'gone';
     this.logs.append(
       row.id,
       'system',
       'Found the running sandbox again after a restart of the sandbox service',
     );
-    return true;
+    return 'adopted';
   }
 
   private hooks(id: string, generation: number, masker: SecretMasker): SandboxHooks {
@@ -186,7 +204,8 @@ export class Deployer {
   ): Promise<void> {
     const current = this.runtime.get(id);
     if (!current || current.generation !== generation || !current.handle) return; // a stop, or a failed start
-    this.runtime.delete(id);
+    // The entry stays until the exit is recorded, so reconciliation does not take the connection
+    // for lost meanwhile (and redeploy it past the back-off and the crash budget).
     const how = current.unhealthy ?? describeExit(info);
     const tail = masker.mask(current.handle.stderrTail().slice(-5).join(' | '));
     this.logs.append(id, 'system', masker.mask(`The server ${how}`));
@@ -236,6 +255,8 @@ export class Deployer {
       );
     } catch (error) {
       this.log.error(`Could not record the exit of ${id}: ${describe(error)}`);
+    } finally {
+      if (this.runtime.get(id) === current) this.runtime.delete(id);
     }
   }
 
@@ -252,7 +273,12 @@ export class Deployer {
           )
             this.begin(row);
         },
-        (error: unknown) => this.log.warn(`Restart of ${id} postponed: ${describe(error)}`),
+        (error: unknown) => {
+          // The database is away: try again, so the connection is not left waiting for ever.
+          const retry = Math.min(Math.max(delay * 2, 1000), 30_000);
+          this.log.warn(`Restart of ${id} postponed ${retry} ms: ${describe(error)}`);
+          this.later(retry, id, generation);
+        },
       );
     }, delay).unref();
   }
@@ -274,6 +300,9 @@ export function describeExit(info: ExitInfo): string {
 function signalName(n: number): string | undefined {
   return Object.entries(osConstants.signals).find(([, value]) => value === n)?.[0];
 }
+
+/** Attempts to take a sandbox back that fail for want of an answer before it counts as gone. */
+const ADOPTION_ATTEMPTS = 5;
 
 /** Runs longer than this before a crash reset the restart count. */
 const STABLE_RUN_MS = 60_000;

@@ -23,18 +23,23 @@ export class Reconciler {
 
   async atStart(): Promise<void> {
     // Sandboxes that outlived the restart (E2B) are taken back first, so they are not orphans.
+    // Those the provider cannot tell about right now stay as they are; the supervisor tries again.
     let adopted = 0;
+    const adopting = new Set<string>();
     if (this.provider.survivesRestart) {
       for (const row of await this.store.inStatus(['mcpRunning'])) {
-        if (row.desiredState === 'running' && (await this.deployer.adopt(row))) adopted++;
+        if (row.desiredState !== 'running') continue;
+        const outcome = await this.deployer.adopt(row);
+        if (outcome === 'adopted') adopted++;
+        if (outcome === 'unavailable') adopting.add(row.id);
       }
       if (adopted > 0) this.log.log(`Found ${adopted} running sandbox(es) again`);
     }
-    const killed = await this.provider.killOrphans(this.runtime.ids());
+    const killed = await this.provider.killOrphans(this.runtime.ids(), adopting);
     if (killed.length > 0)
       this.log.warn(`Killed ${killed.length} orphaned server process(es): ${killed.join(', ')}`);
     for (const row of await this.store.inStatus(['mcpDeploying', 'mcpRunning'])) {
-      if (this.runtime.get(row.id)) continue;
+      if (this.runtime.get(row.id) || adopting.has(row.id)) continue;
       if (row.desiredState === 'running') {
         await this.store.transition(
           row.id,

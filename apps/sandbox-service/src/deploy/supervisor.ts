@@ -5,10 +5,13 @@ import { ConnectionStore } from '../connections/connection-store';
 import { ConnectionsService } from '../connections/connections.service';
 import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
 import { SandboxRuntime } from './sandbox-runtime';
+import { Deployer } from './deployer';
 import { Scheduler } from './scheduler';
 
 const FAILED_PINGS = 3;
 const DEADLINE_GRACE_MS = 2000;
+/** How long an exit may lag behind the pings it made fail. */
+const EXIT_GRACE_MS = 1500;
 
 /**
  * Watches every connection over its whole life, on three clocks: MCP pings (three failures in a
@@ -30,6 +33,7 @@ export class Supervisor implements OnApplicationShutdown {
     private readonly store: ConnectionStore,
     private readonly connections: ConnectionsService,
     private readonly scheduler: Scheduler,
+    private readonly deployer: Deployer,
   ) {}
 
   start(): void {
@@ -71,6 +75,9 @@ export class Supervisor implements OnApplicationShutdown {
             `Connection ${id}: MCP ping failed (${entry.failedPings} in a row): ${String(error)}`,
           );
           if (entry.failedPings >= FAILED_PINGS) {
+            // A server that died is reported by its exit a moment later: that is the truer reason.
+            await new Promise((resolve) => setTimeout(resolve, EXIT_GRACE_MS));
+            if (this.runtime.get(id) !== entry || entry.unhealthy) return;
             entry.unhealthy = `stopped answering MCP pings (${FAILED_PINGS} failed in a row)`;
             await entry.handle.stop();
           }
@@ -99,8 +106,11 @@ export class Supervisor implements OnApplicationShutdown {
   }
 
   async reconcile(): Promise<void> {
+    // What ran before the query: a deploy begun during this round is no stray.
+    const before = new Map(this.runtime.entriesList().map(([id, e]) => [id, e.generation]));
     const rows = await this.store.inStatus(['mcpDeploying', 'mcpRunning']);
     const known = new Set(rows.map((r) => r.id));
+    const adopting = new Set<string>();
     for (const row of rows) {
       const entry = this.runtime.get(row.id);
       if (
@@ -108,6 +118,8 @@ export class Supervisor implements OnApplicationShutdown {
         row.deployDeadlineAt &&
         row.deployDeadlineAt.getTime() + DEADLINE_GRACE_MS < Date.now()
       ) {
+        // Never a newer attempt than the row this round read.
+        if (entry && entry.generation !== row.generation) continue;
         await this.runtime.stop(row.id);
         await this.store.transition(
           row.id,
@@ -121,16 +133,28 @@ export class Supervisor implements OnApplicationShutdown {
         );
         continue;
       }
-      if (row.status === 'mcpRunning' && !entry?.handle) await this.connections.requeueLost(row.id);
+      if (row.status !== 'mcpRunning' || entry?.handle) continue;
+      // A sandbox that outlives restarts may still be there: take it back before redeploying.
+      if (this.provider.survivesRestart && row.sandboxRef && row.desiredState === 'running') {
+        const outcome = await this.deployer.adopt(row);
+        if (outcome === 'adopted') continue;
+        if (outcome === 'unavailable') {
+          adopting.add(row.id);
+          continue;
+        }
+      }
+      await this.connections.requeueLost(row.id);
     }
     // Sandboxes this process runs for connections that are not deploying or running any more.
-    for (const [id] of this.runtime.entriesList()) {
-      if (!known.has(id)) {
+    for (const [id, generation] of before) {
+      if (!known.has(id) && this.runtime.get(id)?.generation === generation) {
         this.log.warn(`Stopping a stray sandbox of connection ${id}`);
         await this.runtime.stop(id);
       }
     }
-    const killed = await this.provider.killOrphans(this.runtime.ids());
+    const forgotten = await this.store.purgeIdempotencyKeys();
+    if (forgotten > 0) this.log.log(`Forgot ${forgotten} idempotency key(s) older than 24 hours`);
+    const killed = await this.provider.killOrphans(this.runtime.ids(), adopting);
     if (killed.length > 0)
       this.log.warn(`Killed ${killed.length} orphaned sandbox(es): ${killed.join(', ')}`);
   }

@@ -7,7 +7,13 @@ import {
 } from '@athenic/mcp-bridge';
 import { bridgeToken } from '@athenic/platform-crypto';
 import { Logger } from '@nestjs/common';
-import { type CommandHandle, CommandExitError, Sandbox, type SandboxOpts } from 'e2b';
+import {
+  type CommandHandle,
+  CommandExitError,
+  NotFoundError,
+  Sandbox,
+  type SandboxOpts,
+} from 'e2b';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -45,6 +51,8 @@ export const METADATA = {
   connection: 'athenic_connection_id',
   account: 'athenic_account_id',
   platform: 'athenic_platform',
+  /** "true" for a connection with persistent storage: paused, never killed, when orphaned. */
+  persistent: 'athenic_persistent',
 } as const;
 
 export interface E2bSettings {
@@ -67,6 +75,8 @@ export interface E2bSettings {
   cacheDir: string;
   /** The bearer token of a connection's bridge. */
   bridgeToken: (connectionId: string) => string;
+  /** A sandbox younger than this is never taken for an orphan (its deploy may be under way). */
+  orphanGraceMs: number;
 }
 
 /** `https://<port>-<sandbox>.<domain>`: how E2B exposes a sandbox's port. */
@@ -85,6 +95,8 @@ export class E2bProvider implements SandboxProvider {
   readonly survivesRestart = true;
   private readonly log = new Logger('E2bProvider');
   private readonly packs = new Map<string, Promise<{ file: string; label: string }>>();
+  /** The sandboxes this process holds a handle on (never orphans). */
+  private readonly live = new Set<string>();
 
   constructor(private readonly settings: E2bSettings) {}
 
@@ -109,49 +121,80 @@ export class E2bProvider implements SandboxProvider {
     signal: AbortSignal,
   ): Promise<SandboxHandle> {
     const deadline = Date.now() + timeoutMs;
-    const sandbox = await this.sandboxFor(spec);
-    let command: CommandHandle | undefined;
+    // Every call to E2B until the bridge runs ends by the deploy's deadline (or its cancel).
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1000, timeoutMs))]);
+    const outcome = (error: unknown, doing: string) =>
+      signal.aborted
+        ? new DeployError('The deployment was cancelled.')
+        : bounded.aborted
+          ? new DeployError(
+              `Deploy timeout: E2B did not ${doing} within ${Math.round(timeoutMs / 1000)} s.`,
+            )
+          : error;
+    let sandbox: Sandbox;
     try {
-      await this.upload(sandbox, spec);
+      sandbox = await this.sandboxFor(spec, bounded);
+    } catch (error) {
+      throw outcome(error, 'provide a sandbox');
+    }
+    // The bridge, once started, so a failed start stops it (and its server) too.
+    const started: { command?: CommandHandle } = {};
+    try {
+      await this.upload(sandbox, spec, bounded).catch((error: unknown) => {
+        throw outcome(error, 'take the files');
+      });
       if (signal.aborted) throw new DeployError('The deployment was cancelled.');
-      const launched = await this.launch(sandbox, spec, deadline, timeoutMs, hooks, signal);
-      command = launched.command;
+      const launched = await this.launch(
+        sandbox,
+        spec,
+        deadline,
+        timeoutMs,
+        hooks,
+        signal,
+        started,
+      );
       return this.handle(sandbox, spec.connectionId, spec.persistentStorage, launched);
     } catch (error) {
-      await this.release(sandbox, spec.persistentStorage, command).catch(() => undefined);
+      await this.release(sandbox, spec.persistentStorage, started.command).catch(() => undefined);
       if (error instanceof DeployError) throw error;
       throw new DeployError(`The E2B sandbox could not be prepared: ${explain(error)}.`);
     }
   }
 
   /** A new sandbox, or the connection's paused one when it keeps persistent storage. */
-  private async sandboxFor(spec: SandboxSpec): Promise<Sandbox> {
+  private async sandboxFor(spec: SandboxSpec, signal: AbortSignal): Promise<Sandbox> {
     try {
       if (spec.persistentStorage) {
         const [paused] = await this.find({ [METADATA.connection]: spec.connectionId });
         if (paused)
           return await Sandbox.connect(paused, {
             ...this.opts(),
+            signal,
             timeoutMs: this.settings.sandboxTimeoutMs,
           });
       }
       return await Sandbox.create(this.settings.template, {
         ...this.opts(),
+        signal,
         timeoutMs: this.settings.sandboxTimeoutMs,
         metadata: {
           [METADATA.connection]: spec.connectionId,
           [METADATA.account]: spec.accountId,
           [METADATA.platform]: this.settings.platformId,
+          ...(spec.persistentStorage ? { [METADATA.persistent]: 'true' } : {}),
         },
+        // A sandbox with persistent storage outliving its timeout (the platform away) is paused.
+        ...(spec.persistentStorage ? { lifecycle: { onTimeout: 'pause' as const } } : {}),
         ...egressOptions(spec.egress),
       });
     } catch (error) {
+      if (signal.aborted) throw error;
       throw new DeployError(`E2B could not create the sandbox: ${explain(error)}.`);
     }
   }
 
   /** The bridge, the server's package (once per sandbox and version) and the credential files. */
-  private async upload(sandbox: Sandbox, spec: SandboxSpec): Promise<void> {
+  private async upload(sandbox: Sandbox, spec: SandboxSpec, signal: AbortSignal): Promise<void> {
     const bridge = readdirSync(this.settings.bridgeDir).filter((f) => f.endsWith('.js'));
     const files = [
       ...(await Promise.all(
@@ -163,19 +206,20 @@ export class E2bProvider implements SandboxProvider {
       { path: `${ROOT}/bridge/launcher.cjs`, data: LAUNCHER_SOURCE },
       ...spec.files.map((file) => ({ path: `${ROOT}/work/${file.path}`, data: file.content })),
     ];
-    await sandbox.files.makeDir(`${ROOT}/work`);
-    await sandbox.files.write(files);
+    await sandbox.files.makeDir(`${ROOT}/work`, { signal });
+    await sandbox.files.write(files, { signal });
     if (!spec.packageInstallDir) return;
     const pack = await this.pack(spec.packageInstallDir);
     const present = await sandbox.commands.run(`cat ${PACKAGE_LABEL} 2>/dev/null || true`, {
       cwd: `${ROOT}/work`,
+      signal,
     });
     if (present.stdout.trim() === pack.label) return;
     const data = await fs.readFile(pack.file);
-    await sandbox.files.write(`${ROOT}/package.tgz`, new Blob([data]));
+    await sandbox.files.write(`${ROOT}/package.tgz`, new Blob([data]), { signal });
     await sandbox.commands.run(
       `rm -rf ../package && mkdir -p ../package && tar -xzf ../package.tgz -C ../package && rm ../package.tgz && echo '${pack.label}' > ${PACKAGE_LABEL}`,
-      { cwd: `${ROOT}/work` },
+      { cwd: `${ROOT}/work`, signal },
     );
   }
 
@@ -184,16 +228,18 @@ export class E2bProvider implements SandboxProvider {
     let packed = this.packs.get(installDir);
     if (!packed) {
       packed = (async () => {
-        const manifest = JSON.parse(
-          await fs.readFile(path.join(installDir, 'package.json'), 'utf8'),
-        ) as {
-          dependencies?: Record<string, string>;
-        };
-        const label =
-          `${path.basename(installDir)}@${Object.values(manifest.dependencies ?? {}).join(',')}`.replace(
-            /[^\w@.,+-]/g,
-            '_',
-          );
+        // Named by what is really installed (the lockfile), so an upgrade in place is a new pack.
+        const lock = path.join(
+          installDir,
+          existsSync(path.join(installDir, 'package-lock.json'))
+            ? 'package-lock.json'
+            : 'package.json',
+        );
+        const digest = createHash('sha256')
+          .update(await fs.readFile(lock))
+          .digest('hex')
+          .slice(0, 16);
+        const label = `${path.basename(installDir).replace(/[^\w.-]/g, '_')}-${digest}`;
         await fs.mkdir(this.settings.cacheDir, { recursive: true });
         const file = path.join(this.settings.cacheDir, `${label}.tgz`);
         if (!existsSync(file)) {
@@ -226,6 +272,7 @@ export class E2bProvider implements SandboxProvider {
     timeoutMs: number,
     hooks: SandboxHooks,
     signal: AbortSignal,
+    started: { command?: CommandHandle },
   ): Promise<Launched> {
     const heap = `--max-old-space-size=${this.settings.memoryMb}`;
     const serverArgs =
@@ -254,7 +301,8 @@ export class E2bProvider implements SandboxProvider {
       onStdout: (data) => output.stdout(data),
       onStderr: (data) => output.stderr(data),
     });
-    const ended = exitOf(command);
+    started.command = command;
+    const ended = exitOf(sandbox, command, output);
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -276,7 +324,9 @@ export class E2bProvider implements SandboxProvider {
         }),
         new Promise<never>((_, reject) => {
           onAbort = () => reject(new DeployError('The deployment was cancelled.'));
-          signal.addEventListener('abort', onAbort, { once: true });
+          // Aborted already (while the bridge was being started): no event will come.
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
       return { command, ended, output, ...ready };
@@ -305,30 +355,40 @@ export class E2bProvider implements SandboxProvider {
         timeoutMs: this.settings.sandboxTimeoutMs,
       });
     } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
       this.log.warn(`The sandbox of ${connectionId} is gone: ${explain(error)}`);
       return null;
     }
     const output = new BridgeOutput(hooks);
+    let command: CommandHandle;
     try {
-      const command = await sandbox.commands.connect(Number(match[2]), {
+      command = await sandbox.commands.connect(Number(match[2]), {
         timeoutMs: 0,
         onStdout: (data) => output.stdout(data),
         onStderr: (data) => output.stderr(data),
       });
-      const handle = this.handle(sandbox, connectionId, persistentStorage, {
-        command,
-        ended: exitOf(command),
-        output,
-        port: Number(match[3]),
-        ready: { serverInfo: {}, protocolVersion: '', tools: 0 },
-      });
-      await handle.ping(5000);
-      return handle;
     } catch (error) {
-      this.log.warn(`The bridge of ${connectionId} does not answer any more: ${explain(error)}`);
+      if (!(error instanceof NotFoundError)) throw error;
+      this.log.warn(`The bridge of ${connectionId} is gone: ${explain(error)}`);
       await this.release(sandbox, persistentStorage).catch(() => undefined);
       return null;
     }
+    const handle = this.handle(sandbox, connectionId, persistentStorage, {
+      command,
+      ended: exitOf(sandbox, command, output),
+      output,
+      port: Number(match[3]),
+      ready: { serverInfo: {}, protocolVersion: '', tools: 0 },
+    });
+    // A bridge that runs but does not answer is left to the health checks.
+    await handle
+      .ping(5000)
+      .catch((error: unknown) =>
+        this.log.warn(
+          `The bridge of ${connectionId} did not answer a first ping: ${String(error)}`,
+        ),
+      );
+    return handle;
   }
 
   private handle(
@@ -339,14 +399,20 @@ export class E2bProvider implements SandboxProvider {
   ): SandboxHandle {
     const base = this.settings.portUrl(sandbox, launched.port);
     const token = this.settings.bridgeToken(connectionId);
-    const monitor = new Monitor(sandbox, base, token, this.settings.sandboxTimeoutMs);
+    const monitor = new Monitor(sandbox, base, token, this.settings.sandboxTimeoutMs, this.log);
+    this.live.add(sandbox.sandboxId);
     // Released once, whoever comes first (a stop, or the bridge ending), so a late release can
     // never pause or kill the sandbox again after the next start resumed it.
+    // A release that failed is tried again by the next caller (or the orphan sweep).
     let released: Promise<void> | undefined;
     const release = () =>
-      (released ??= this.release(sandbox, persistentStorage, launched.command).catch(
-        (error: unknown) =>
-          this.log.warn(`Releasing sandbox ${sandbox.sandboxId}: ${explain(error)}`),
+      (released ??= this.release(sandbox, persistentStorage, launched.command).then(
+        () => void this.live.delete(sandbox.sandboxId),
+        (error: unknown) => {
+          released = undefined;
+          this.live.delete(sandbox.sandboxId);
+          this.log.warn(`Releasing sandbox ${sandbox.sandboxId} failed: ${explain(error)}`);
+        },
       ));
     // The bridge ends with its server: the sandbox goes too (a restart gets a fresh one), then
     // the exit is reported, after a stop as well (the deployer tells a stop from a crash).
@@ -380,7 +446,7 @@ export class E2bProvider implements SandboxProvider {
       await sandbox.kill();
       return;
     }
-    if (command) await command.kill().catch(() => false);
+    if (command) await stopBridge(sandbox, command.pid);
     await sandbox.pause();
   }
 
@@ -390,17 +456,24 @@ export class E2bProvider implements SandboxProvider {
     }
   }
 
-  async killOrphans(keep: Set<string>): Promise<string[]> {
-    const killed: string[] = [];
-    for (const info of await this.list({ [METADATA.platform]: this.settings.platformId }, [
-      'running',
-    ])) {
-      const connection = info.metadata[METADATA.connection];
-      if (connection && keep.has(connection)) continue;
-      if (await Sandbox.kill(info.sandboxId, this.opts()))
-        killed.push(connection ?? info.sandboxId);
+  /**
+   * Running sandboxes of this platform that this process holds no handle on, older than the
+   * grace period, and not waiting to be taken back (`adopting`): killed, or paused when their
+   * connection keeps persistent storage.
+   */
+  async killOrphans(_running: Set<string>, adopting: Set<string> = new Set()): Promise<string[]> {
+    const released: string[] = [];
+    for (const info of await this.list({}, ['running'])) {
+      const connection = info.metadata[METADATA.connection] ?? info.sandboxId;
+      if (this.live.has(info.sandboxId) || adopting.has(connection)) continue;
+      if (Date.now() - info.startedAt.getTime() < this.settings.orphanGraceMs) continue;
+      const done =
+        info.metadata[METADATA.persistent] === 'true'
+          ? await Sandbox.pause(info.sandboxId, this.opts())
+          : await Sandbox.kill(info.sandboxId, this.opts());
+      if (done) released.push(connection);
     }
-    return killed;
+    return released;
   }
 
   private async find(metadata: Record<string, string>): Promise<string[]> {
@@ -490,6 +563,7 @@ class Monitor {
     private readonly base: string,
     private readonly token: string,
     private readonly timeoutMs: number,
+    private readonly log: Logger,
   ) {}
 
   async ping(ms: number): Promise<number> {
@@ -509,8 +583,12 @@ class Monitor {
     if (typeof body.idleMs === 'number')
       this.lastActivity = Math.max(this.lastActivity, Date.now() - body.idleMs);
     if (this.lastActivity > this.extendedAt) {
-      await this.sandbox.setTimeout(this.timeoutMs);
-      this.extendedAt = Date.now();
+      // E2B's control plane in trouble is not the server in trouble: not a failed ping.
+      await this.sandbox.setTimeout(this.timeoutMs).then(
+        () => (this.extendedAt = Date.now()),
+        (error: unknown) =>
+          this.log.warn(`Extending sandbox ${this.sandbox.sandboxId} failed: ${explain(error)}`),
+      );
     }
     return body.pingMs;
   }
@@ -528,15 +606,48 @@ export function egressOptions(
   return { network: { allowOut: egress, denyOut: ['0.0.0.0/0'] } };
 }
 
-/** How the bridge process ended; a lost sandbox counts as killed. */
-function exitOf(command: CommandHandle): Promise<ExitInfo> {
-  return command.wait().then(
-    (result): ExitInfo => ({ code: result.exitCode, signal: null }),
-    (error: unknown): ExitInfo =>
-      error instanceof CommandExitError
-        ? { code: error.exitCode, signal: null }
-        : { code: null, signal: 'SIGKILL' },
-  );
+/**
+ * SIGTERM to the bridge, which stops its server's whole process group before it exits; SIGKILL
+ * if it is still there after seven seconds. So no server is frozen into a paused sandbox.
+ */
+async function stopBridge(sandbox: Sandbox, pid: number): Promise<void> {
+  const wait = `kill -TERM ${pid} 2>/dev/null || exit 0; for i in $(seq 70); do kill -0 ${pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1`;
+  const gone = await sandbox.commands
+    .run(wait, { timeoutMs: 10_000 })
+    .then(() => true)
+    .catch(() => false);
+  if (!gone) await sandbox.commands.kill(pid).catch(() => false);
+}
+
+/**
+ * How the bridge process ended. A dropped stream is not an exit: while the sandbox runs, the
+ * platform attaches to the process again (a few times); a lost sandbox counts as killed.
+ */
+async function exitOf(
+  sandbox: Sandbox,
+  command: CommandHandle,
+  output: BridgeOutput,
+): Promise<ExitInfo> {
+  const lost: ExitInfo = { code: null, signal: 'SIGKILL' };
+  let current = command;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { code: (await current.wait()).exitCode, signal: null };
+    } catch (error) {
+      if (error instanceof CommandExitError) return { code: error.exitCode, signal: null };
+      if (attempt >= 3) return lost;
+      try {
+        if (!(await sandbox.isRunning({ requestTimeoutMs: 10_000 }))) return lost;
+        current = await sandbox.commands.connect(command.pid, {
+          timeoutMs: 0,
+          onStdout: (data) => output.stdout(data),
+          onStderr: (data) => output.stderr(data),
+        });
+      } catch {
+        return lost;
+      }
+    }
+  }
 }
 
 function tail(output: BridgeOutput): string {
@@ -558,7 +669,7 @@ function explain(error: unknown): string {
   const name = error instanceof Error ? error.name : '';
   const message = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, '');
   if (name === 'AuthenticationError') return 'E2B rejected the API key; check E2B_API_KEY';
-  if (name === 'NotFoundError') return `E2B does not know it (${message})`;
+  if (error instanceof NotFoundError) return `E2B does not know it (${message})`;
   if (name === 'RateLimitError') return 'E2B is rate limiting this account; try again shortly';
   return message;
 }
@@ -585,6 +696,7 @@ export function e2bSettings(config: SandboxConfig): E2bSettings {
     bridgeDir: compiledBridgeDir(),
     cacheDir: path.join(config.dataDir, 'e2b-packages'),
     bridgeToken: (connectionId) => bridgeToken(config.internalSecret, connectionId),
+    orphanGraceMs: env.DEPLOY_TIMEOUT_MS + 5000,
   };
 }
 

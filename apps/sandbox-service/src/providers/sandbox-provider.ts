@@ -70,11 +70,15 @@ export interface SandboxProvider {
   ): Promise<SandboxHandle>;
   /** Removes a connection's working dir (on stop without persistent storage, and on delete). */
   discardFiles(connectionId: string): Promise<void>;
-  /** Kills whatever the provider still runs for connections not in `keep` (orphans after a crash). */
-  killOrphans(keep: Set<string>): Promise<string[]>;
+  /**
+   * Stops what the provider still runs that nothing claims (orphans after a crash): not the
+   * sandboxes of `running` connections, nor of those waiting to be taken back (`adopting`).
+   */
+  killOrphans(running: Set<string>, adopting?: Set<string>): Promise<string[]>;
   /**
    * For sandboxes that survive a restart: reattaches to a connection's running sandbox by the
-   * ref its handle had; null when it is gone.
+   * ref its handle had; null when it is gone; throws when the provider cannot tell right now
+   * (try again later, destroy nothing).
    */
   adopt?(
     connectionId: string,
