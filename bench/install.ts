@@ -92,13 +92,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < INSTALLS; i++) {
       const started = performance.now();
       const startedWall = Date.now();
-      const { id } = (
-        await api.post('/functions/v1/mcp-connections/install', {
-          mcp_server_id: 'memory-server',
-          account_id: 'bench-seq',
-          title: `seq ${i}`,
-        })
-      ).body;
+      const { id } = await api.install({
+        mcp_server_id: 'memory-server',
+        account_id: 'bench-seq',
+        title: `seq ${i}`,
+      });
       const running = await runningAt(id);
       toRunning.push(running - startedWall);
       const client = await connectMcpClient(
@@ -116,12 +114,12 @@ async function main(): Promise<void> {
     const startedAll = Date.now();
     const ids = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
-        const res = await api.post('/functions/v1/mcp-connections/install', {
+        const installed = await api.install({
           mcp_server_id: 'memory-server',
           account_id: `bench-${i % 5}`,
           title: `concurrent ${i}`,
         });
-        return res.body.id as string;
+        return installed.id as string;
       }),
     );
     const finished = await Promise.all(ids.map(runningAt));

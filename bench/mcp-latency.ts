@@ -52,13 +52,11 @@ async function main(): Promise<void> {
   const results: string[] = [];
   try {
     const api = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
-    const { id } = (
-      await api.post('/functions/v1/mcp-connections/install', {
-        mcp_server_id: 'memory-server',
-        account_id: 'bench',
-        title: 'bench',
-      })
-    ).body;
+    const { id } = await api.install({
+      mcp_server_id: 'memory-server',
+      account_id: 'bench',
+      title: 'bench',
+    });
     await waitForStatus(api, id, 'mcpRunning');
 
     const paths: { label: string; client: Client }[] = [];

@@ -41,7 +41,7 @@ export function lifecycleSuite(provider: 'local' | 'e2b'): void {
       }[];
 
     const sandboxesOf = (connectionId: string) =>
-      e2b!.sandboxes().filter((box) => box.metadata.athenic_connection_id === connectionId);
+      e2b!.sandboxes({ athenic_connection_id: connectionId });
 
     beforeAll(async () => {
       infra = await createTestInfrastructure(`lifecycle-${provider}`);

@@ -19,7 +19,7 @@ describe('E2B sandboxes across restarts of the sandbox service', () => {
   let platform: TestPlatform;
   let admin: ApiClient;
   const sandboxesOf = (connectionId: string) =>
-    e2b.sandboxes().filter((box) => box.metadata.athenic_connection_id === connectionId);
+    e2b.sandboxes({ athenic_connection_id: connectionId });
   const install = async (title: string) =>
     (await admin.install({ mcp_server_id: 'memory-server', account_id: 'acct-e2b-restart', title }))
       .id as string;

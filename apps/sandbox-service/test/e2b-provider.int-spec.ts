@@ -44,7 +44,7 @@ describe('the E2B provider', () => {
   const start = (s: SandboxSpec, p = provider) =>
     p.start(s, 30_000, hooks(s.connectionId), new AbortController().signal);
   const sandboxOf = (connectionId: string) =>
-    fake.sandboxes().filter((s) => s.metadata[METADATA.connection] === connectionId);
+    fake.sandboxes({ [METADATA.connection]: connectionId });
   const report = async (url: string, connectionId: string) => {
     const client = await connectMcpClient(url, settings.bridgeToken(connectionId));
     const result = await client.callTool({ name: 'report', arguments: {} });

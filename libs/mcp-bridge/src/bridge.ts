@@ -231,7 +231,8 @@ export class McpBridge {
     );
   }
 
-  private authorized(header: string | undefined): boolean {
+  /** Whether an Authorization header carries this bridge's token (compared in constant time). */
+  authorized(header: string | undefined): boolean {
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return false;
     return timingSafeEqual(createHash('sha256').update(match[1]).digest(), this.tokenDigest);

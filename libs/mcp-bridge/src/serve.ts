@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -66,19 +65,11 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const digest = createHash('sha256').update(`Bearer ${token}`).digest();
-  const authorized = (header: string | undefined) =>
-    timingSafeEqual(
-      createHash('sha256')
-        .update(header ?? '')
-        .digest(),
-      digest,
-    );
   const server = createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];
     if (url === '/mcp') return bridge.handle(req, res);
     if (url === '/health' && req.method === 'GET') {
-      if (!authorized(req.headers.authorization)) {
+      if (!bridge.authorized(req.headers.authorization)) {
         res.writeHead(401).end();
         return;
       }

@@ -153,8 +153,13 @@ export class FakeE2b {
     );
   }
 
-  sandboxes(): FakeSandboxView[] {
-    return [...this.boxes.values()].map((box) => ({
+  /** Every sandbox, or those whose metadata holds all of `metadata`. */
+  sandboxes(metadata: Record<string, string> = {}): FakeSandboxView[] {
+    const wanted = Object.entries(metadata);
+    const boxes = [...this.boxes.values()].filter((box) =>
+      wanted.every(([key, value]) => box.metadata[key] === value),
+    );
+    return boxes.map((box) => ({
       id: box.id,
       templateId: box.templateId,
       metadata: { ...box.metadata },

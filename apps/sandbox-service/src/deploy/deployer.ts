@@ -12,6 +12,7 @@ import {
   SANDBOX_PROVIDER,
   type SandboxHooks,
   type SandboxProvider,
+  tailSummary,
 } from '../providers/sandbox-provider';
 import { ServerTypes } from '../registry/server-types';
 import { CredentialsClient } from './credentials-client';
@@ -207,7 +208,7 @@ export class Deployer {
     // The entry stays until the exit is recorded, so reconciliation does not take the connection
     // for lost meanwhile (and redeploy it past the back-off and the crash budget).
     const how = current.unhealthy ?? describeExit(info);
-    const tail = masker.mask(current.handle.stderrTail().slice(-5).join(' | '));
+    const tail = masker.mask(tailSummary(current.handle.stderrTail()));
     this.logs.append(id, 'system', masker.mask(`The server ${how}`));
     try {
       const row = await this.store.findOptional(id);

@@ -6,7 +6,6 @@ import { ConnectionsService } from '../connections/connections.service';
 import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
 import { SandboxRuntime } from './sandbox-runtime';
 import { Deployer } from './deployer';
-import { Scheduler } from './scheduler';
 
 const FAILED_PINGS = 3;
 const DEADLINE_GRACE_MS = 2000;
@@ -32,7 +31,6 @@ export class Supervisor implements OnApplicationShutdown {
     private readonly runtime: SandboxRuntime,
     private readonly store: ConnectionStore,
     private readonly connections: ConnectionsService,
-    private readonly scheduler: Scheduler,
     private readonly deployer: Deployer,
   ) {}
 

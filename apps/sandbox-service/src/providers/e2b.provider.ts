@@ -29,10 +29,11 @@ import {
   type SandboxPaths,
   type SandboxProvider,
   type SandboxSpec,
+  StderrTail,
+  tailSummary,
 } from './sandbox-provider';
 
 const run = promisify(execFile);
-const STDERR_TAIL = 12;
 
 /** The sandbox's user home; everything of the platform lives under `athenic/` in it. */
 const HOME = '/home/user';
@@ -506,7 +507,7 @@ class BridgeOutput {
   /** How the server ended, as the bridge saw it (more precise than the bridge's own exit). */
   serverExit: ExitInfo | undefined;
   private settle!: (value: { port: number; ready: BridgeReady }) => void;
-  private readonly tail: string[] = [];
+  private readonly tail = new StderrTail();
   private stdoutRest = '';
   private stderrRest = '';
 
@@ -539,13 +540,12 @@ class BridgeOutput {
     for (const line of lines) {
       if (!line.trim()) continue;
       this.tail.push(line);
-      if (this.tail.length > STDERR_TAIL) this.tail.shift();
       this.hooks.onLog('stderr', line);
     }
   }
 
   stderrTail(): string[] {
-    return [...this.tail];
+    return this.tail.lines();
   }
 
   exited(exit: ExitInfo): void {
@@ -651,13 +651,13 @@ async function exitOf(
 }
 
 function tail(output: BridgeOutput): string {
-  const lines = output.stderrTail().slice(-5).join(' | ');
+  const lines = tailSummary(output.stderrTail());
   return lines ? ` (last output: ${lines})` : '';
 }
 
 function startFailure(bridgeExit: ExitInfo, output: BridgeOutput): string {
   const exit = output.serverExit ?? bridgeExit;
-  const lines = output.stderrTail().slice(-5).join(' | ');
+  const lines = tailSummary(output.stderrTail());
   if (output.failure && exit.code === 1 && !lines)
     return `The server failed to start: ${output.failure}.`;
   if (exit.code === null) return 'The E2B sandbox ended before the server started.';

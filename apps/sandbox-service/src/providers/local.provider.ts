@@ -16,11 +16,12 @@ import {
   type SandboxPaths,
   type SandboxProvider,
   type SandboxSpec,
+  StderrTail,
+  tailSummary,
 } from './sandbox-provider';
 
 /** The uid sandboxed servers run as when the platform runs as root ("nobody"). */
 const SANDBOX_UID = 65534;
-const STDERR_TAIL = 12;
 
 /**
  * Runs each connection's server as a child process under bubblewrap (an unprivileged uid, its own
@@ -110,14 +111,13 @@ export class LocalProvider implements SandboxProvider {
       env,
       ...(this.uid !== undefined ? { uid: this.uid, gid: this.uid } : {}),
     });
-    const stderrTail: string[] = [];
+    const stderrTail = new StderrTail();
     let exited: ExitInfo | undefined;
     const bridge = new McpBridge(upstream, {
       token: bridgeToken(this.config.internalSecret, spec.connectionId),
       onLog: (stream, line) => {
         if (stream === 'stderr') {
           stderrTail.push(line);
-          if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
         }
         hooks.onLog(stream, line);
       },
@@ -140,7 +140,7 @@ export class LocalProvider implements SandboxProvider {
         ready,
         ping: (ms) => bridge.ping(ms),
         lastActivity: () => bridge.lastActivity,
-        stderrTail: () => [...stderrTail],
+        stderrTail: () => stderrTail.lines(),
         stop: async () => {
           this.host.unregister(spec.connectionId, bridge);
           await bridge.close(5000);
@@ -155,7 +155,7 @@ export class LocalProvider implements SandboxProvider {
         startFailure(
           error,
           exited ?? (await upstream.exited),
-          stderrTail,
+          stderrTail.lines(),
           timeoutMs,
           signal.aborted,
         ),
@@ -228,7 +228,7 @@ function startFailure(
   aborted: boolean,
 ): string {
   if (aborted) return 'The deployment was cancelled.';
-  const tail = stderrTail.slice(-5).join(' | ');
+  const tail = tailSummary(stderrTail);
   if (exit.code !== null && !String((error as Error)?.message).startsWith('no answer')) {
     return `The server exited with code ${exit.code}${tail ? `: ${tail}` : ' without an error message'}.`;
   }

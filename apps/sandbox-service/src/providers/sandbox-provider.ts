@@ -49,6 +49,27 @@ export interface SandboxHandle {
   stop(): Promise<void>;
 }
 
+/** The last lines a server wrote on stderr, for the reason of a failure. */
+export class StderrTail {
+  private readonly kept: string[] = [];
+
+  constructor(private readonly size = 12) {}
+
+  push(line: string): void {
+    this.kept.push(line);
+    if (this.kept.length > this.size) this.kept.shift();
+  }
+
+  lines(): string[] {
+    return [...this.kept];
+  }
+}
+
+/** The last few lines of a stderr tail on one line, as a status reason quotes them. */
+export function tailSummary(lines: string[]): string {
+  return lines.slice(-5).join(' | ');
+}
+
 /** Raised when a server does not come up; `reason` is the sentence the user sees. */
 export class DeployError extends Error {
   constructor(readonly reason: string) {
