@@ -20,6 +20,7 @@ COPY libs/mcp-bridge/package.json libs/mcp-bridge/
 COPY libs/mcp-packages/package.json libs/mcp-packages/
 COPY libs/credential-client/package.json libs/credential-client/
 COPY libs/agent-config/package.json libs/agent-config/
+COPY libs/egress/package.json libs/egress/
 RUN npm ci --no-audit --no-fund
 
 # Stage 2: compile, then drop the dev dependencies.

@@ -132,7 +132,11 @@ describe('local sandbox isolation (bubblewrap)', () => {
     expect(['EAI_AGAIN', 'ENOTFOUND']).toContain(report.dns);
     // Its own pid namespace: only the sandbox's few processes are visible.
     expect(report.processes).toBeLessThan(6);
-    if (process.getuid?.() === 0) expect(report.uid).toBe(65534);
+    // As root, each sandbox has a uid of its own from SANDBOX_UID_RANGE (default 200000-209999).
+    if (process.getuid?.() === 0) {
+      expect(report.uid).toBeGreaterThanOrEqual(200000);
+      expect(report.uid).toBeLessThanOrEqual(209999);
+    }
     // What it wrote stayed in its own working dir.
     expect(
       fs.existsSync(path.join(platform.dataDir, 'sandboxes', installed.id, 'work', 'probe.txt')),

@@ -1,5 +1,6 @@
 import { serviceModuleMetadata } from '@athenic/bootstrap';
 import { SandboxHealthGet } from '@athenic/contracts';
+import { EgressGuard, platformListeners } from '@athenic/egress';
 import { Outbox } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
@@ -35,6 +36,19 @@ export class AppModule {
           { provide: SANDBOX_CONFIG, useValue: config },
           Outbox,
           BridgeHost,
+          {
+            // The egress rule of every sandbox of this service (docs/security/egress.md).
+            provide: EgressGuard,
+            inject: [SANDBOX_CONFIG],
+            useFactory: async (settings: SandboxConfig) =>
+              new EgressGuard({
+                openings: settings.egressOpenings,
+                ownListeners: await platformListeners([
+                  settings.env.DATABASE_URL,
+                  settings.env.AMQP_URL,
+                ]),
+              }),
+          },
           LocalProvider,
           {
             provide: SANDBOX_PROVIDER,

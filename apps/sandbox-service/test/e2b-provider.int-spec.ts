@@ -1,9 +1,11 @@
+import { parseAllowPrivate } from '@athenic/egress';
 import type { ExitInfo } from '@athenic/mcp-bridge';
 import { connectMcpClient, eventually, FakeE2b, tinyMcpServer } from '@athenic/testing';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { REFUSED_DENY_OUT } from '../src/providers/e2b-egress';
 import { E2bProvider, type E2bSettings, METADATA } from '../src/providers/e2b.provider';
 import {
   DeployError,
@@ -38,6 +40,7 @@ describe('the E2B provider', () => {
     env: { CANARY_TOKEN: CANARY },
     files: [{ path: 'credentials/token', content: `file-${CANARY}` }],
     egress: [],
+    egressTargets: [],
     persistentStorage: false,
     ...over,
   });
@@ -76,6 +79,7 @@ describe('the E2B provider', () => {
       cacheDir,
       bridgeToken: (id) => `token-of-${id}`,
       orphanGraceMs: 0,
+      egressOpenings: parseAllowPrivate('10.20.0.0/16, 10.30.0.7:5432'),
     };
     provider = new E2bProvider(settings);
   });
@@ -97,7 +101,12 @@ describe('the E2B provider', () => {
       [METADATA.account]: 'acct-e2b',
       [METADATA.platform]: 'platform-under-test',
     });
-    expect(box.egressDenied).toBe(true);
+    // No declared egress and no targets: no internet at all.
+    expect(box).toMatchObject({
+      egressDenied: true,
+      allowInternetAccess: false,
+      network: undefined,
+    });
     // Nothing sandbox-wide: the credential is in the server's environment only.
     expect(box.envVarKeys).toEqual([]);
     const found = await report(handle.bridgeUrl, s.connectionId);
@@ -109,21 +118,84 @@ describe('the E2B provider', () => {
     expect(box.pids.filter(alive)).toEqual([]);
   });
 
-  it('opens the network only to the egress a server type declares', async () => {
-    const s = spec({ egress: ['api.github.com'] });
+  it('opens the network only to the egress a server type declares and the targets of its user', async () => {
+    const s = spec({
+      egress: ['api.github.com:443'],
+      egressTargets: [
+        { field: 'config.api_base_url', host: 'api.example.com', port: 443 },
+        { field: 'config.database_url', host: '10.30.0.7', port: 5432 },
+        { field: 'config.metadata_url', host: '169.254.169.254', port: 80 },
+      ],
+    });
     const handle = await start(s);
     const [box] = sandboxOf(s.connectionId);
-    // Denied by default, open to the declared hosts.
-    expect(box.network).toMatchObject({ allowOut: ['api.github.com'], denyOut: ['0.0.0.0/0'] });
-    await handle.stop();
-    // A type that reaches a host of the user's choosing keeps E2B's open network.
-    const open = spec({ egress: ['*'] });
-    const openHandle = await start(open);
-    expect(sandboxOf(open.connectionId)[0]).toMatchObject({
-      egressDenied: false,
-      allowInternetAccess: true,
+    // Denied by default, open to the declared host and the user's targets; a refused address
+    // only where EGRESS_ALLOW_PRIVATE opened it (10.30.0.7:5432), never the metadata service.
+    expect(box.egressDenied).toBe(true);
+    expect(box.network).toEqual({
+      allowOut: ['api.github.com', 'api.example.com', '10.30.0.7/32'],
+      denyOut: ['0.0.0.0/0'],
     });
-    await openHandle.stop();
+    await handle.stop();
+    // A type with no egress of its own still reaches the targets its user gave.
+    const targeted = spec({
+      egressTargets: [{ field: 'config.url', host: 'api.example.com', port: 443 }],
+    });
+    const targetedHandle = await start(targeted);
+    expect(sandboxOf(targeted.connectionId)[0].network).toEqual({
+      allowOut: ['api.example.com'],
+      denyOut: ['0.0.0.0/0'],
+    });
+    await targetedHandle.stop();
+  });
+
+  it("opens a type that reaches hosts of the user's choosing to the public internet only", async () => {
+    const open = spec({
+      egress: ['*'],
+      egressTargets: [{ field: 'config.url', host: 'api.example.com', port: 443 }],
+    });
+    const handle = await start(open);
+    const [box] = sandboxOf(open.connectionId);
+    expect(box).toMatchObject({ egressDenied: false, allowInternetAccess: true });
+    // Private, loopback, link-local (cloud metadata), CGNAT... denied; the opened block allowed
+    // (allowOut wins over denyOut in E2B).
+    expect(box.network).toEqual({
+      allowOut: ['10.20.0.0/16', '10.30.0.7/32'],
+      denyOut: [...REFUSED_DENY_OUT],
+    });
+    for (const range of [
+      '169.254.0.0/16',
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+      '127.0.0.0/8',
+      '100.64.0.0/10',
+    ])
+      expect(box.network?.denyOut).toContain(range);
+    await handle.stop();
+  });
+
+  it('states the current egress rules to a paused sandbox it resumes', async () => {
+    const s = spec({ persistentStorage: true, egress: ['*'] });
+    await (await start(s)).stop();
+    const [box] = sandboxOf(s.connectionId);
+    expect(box.state).toBe('paused');
+    // The type no longer declares `*`: the resumed sandbox reaches only the user's target.
+    const narrowed = {
+      ...s,
+      egress: [],
+      egressTargets: [{ field: 'config.url', host: 'api.example.com', port: 443 }],
+    };
+    const handle = await start(narrowed);
+    expect(sandboxOf(s.connectionId)).toMatchObject([
+      {
+        id: box.id,
+        state: 'running',
+        egressDenied: true,
+        network: { allowOut: ['api.example.com'], denyOut: ['0.0.0.0/0'] },
+      },
+    ]);
+    await handle.stop();
+    await provider.discardFiles(s.connectionId);
   });
 
   it('extends the sandbox timeout on a health check after use, not without use', async () => {

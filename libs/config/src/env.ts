@@ -1,5 +1,12 @@
 import { plainToInstance } from 'class-transformer';
-import { IsIn, Matches, validateSync, type ValidationError } from 'class-validator';
+import {
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
 
 export class EnvError extends Error {
   constructor(message: string) {
@@ -70,4 +77,13 @@ export class CommonEnv {
     message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
   })
   DATABASE_URL: string = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+  /**
+   * Private, loopback and link-local places sandboxes may reach after all (an on-premise
+   * database or API): comma-separated `host:port`, `ip[:port]` or `cidr[:port]`. Empty: none.
+   * Read by the services that check egress (docs/security/egress.md).
+   */
+  @IsOptional()
+  @IsString()
+  EGRESS_ALLOW_PRIVATE?: string = undefined;
 }

@@ -4,6 +4,8 @@
  */
 export const ERROR_CODES = {
   validation_failed: 400,
+  /** A place a connection was told to reach is one no sandbox may reach (docs/security/egress.md). */
+  egress_denied: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -4,6 +4,8 @@ import { asMessage, type JsonRpcMessage } from './jsonrpc';
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Why the platform stopped it, when it did (a limit broken): "was stopped: ...". */
+  reason?: string;
 }
 
 /** The stdio server process, however the provider started it (bubblewrap, directly, in E2B). */

@@ -10,3 +10,4 @@ export * from './mcp-client';
 export * from './fake-openai';
 export * from './fake-e2b';
 export * from './processes';
+export * from './test-host';

@@ -1,4 +1,5 @@
 import { DomainError, RegistryServerGet } from '@athenic/contracts';
+import { EgressGuard, refuseDeniedTargets } from '@athenic/egress';
 import { BusClient } from '@athenic/messaging';
 import { Injectable } from '@nestjs/common';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
@@ -8,6 +9,7 @@ const CACHE_MS = 30_000;
 export const MAX_CREDENTIAL_BYTES = 8192;
 
 interface CompiledSchema {
+  schema: Record<string, unknown>;
   validate: ValidateFunction;
   jsonKeys: Set<string>;
   known: Set<string>;
@@ -17,14 +19,18 @@ interface CompiledSchema {
 /**
  * Checks credential values against the credential schema of their server type (from the
  * registry): a missing required key, an unknown key, a wrong type or an oversized value is
- * refused with a message naming the key.
+ * refused with a message naming the key; so is a place to connect to that no sandbox may reach
+ * (`egress_denied`, docs/security/egress.md).
  */
 @Injectable()
 export class CredentialSchemas {
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
   private readonly cache = new Map<string, CompiledSchema>();
 
-  constructor(private readonly bus: BusClient) {}
+  constructor(
+    private readonly bus: BusClient,
+    private readonly guard: EgressGuard,
+  ) {}
 
   async check(
     mcpServerId: string,
@@ -49,6 +55,8 @@ export class CredentialSchemas {
         [...new Set(problems)],
       );
     }
+    // A place to connect to that no sandbox may reach is refused now, before anything is stored.
+    await refuseDeniedTargets(this.guard, schema.schema, values, field, true);
   }
 
   private async schemaOf(mcpServerId: string): Promise<CompiledSchema> {
@@ -60,6 +68,7 @@ export class CredentialSchemas {
     };
     const properties = schema.properties ?? {};
     const compiled = {
+      schema: entry.credential_schema,
       validate: this.ajv.compile({ ...entry.credential_schema, additionalProperties: false }),
       jsonKeys: new Set(
         Object.keys(properties).filter(

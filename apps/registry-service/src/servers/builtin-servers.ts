@@ -6,7 +6,7 @@ const MAX_CREDENTIAL = 8192;
 function credentials(
   properties: Record<
     string,
-    { title: string; description: string; secret?: boolean; json?: boolean }
+    { title: string; description: string; secret?: boolean; json?: boolean; target?: boolean }
   >,
   required: string[],
 ): Record<string, unknown> {
@@ -25,6 +25,8 @@ function credentials(
           maxLength: MAX_CREDENTIAL,
           ...(p.secret ? { writeOnly: true } : {}),
           ...(p.json ? { contentMediaType: 'application/json' } : {}),
+          // A place to connect to: its host and port are this connection's egress target.
+          ...(p.target ? { 'x-egress-target': true } : {}),
         },
       ]),
     ),
@@ -79,13 +81,14 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
           title: 'Connection string',
           description: 'postgresql://user:password@host:5432/database',
           secret: true,
+          target: true,
         },
       },
       ['connection_string'],
     ),
     config_schema: NO_CONFIG,
-    // The database host is the user's choice.
-    egress: ['*'],
+    // Only the database the connection string names (a user-given target).
+    egress: [],
   },
   {
     id: 'slack-server',
@@ -221,17 +224,24 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
       additionalProperties: false,
       required: ['api_base_url', 'openapi_spec_url'],
       properties: {
-        api_base_url: { type: 'string', format: 'uri', maxLength: 2048, title: 'API base URL' },
+        api_base_url: {
+          type: 'string',
+          format: 'uri',
+          maxLength: 2048,
+          title: 'API base URL',
+          'x-egress-target': true,
+        },
         openapi_spec_url: {
           type: 'string',
           format: 'uri',
           maxLength: 2048,
           title: 'OpenAPI document URL',
+          'x-egress-target': true,
         },
       },
     },
-    // The API host is the user's choice.
-    egress: ['*'],
+    // Only the hosts of the two URLs (user-given targets).
+    egress: [],
   },
   {
     id: 'filesystem-server',

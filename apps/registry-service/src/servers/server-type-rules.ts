@@ -11,6 +11,8 @@ const MAX_CREDENTIAL_LENGTH = 8192;
 export const PLATFORM_CONFIG_KEYS = ['persistent_storage'];
 
 const ajv = new Ajv({ strict: true, allErrors: true });
+// A field whose value is a place to connect to: the connection's egress target (docs/security/egress.md).
+ajv.addKeyword({ keyword: 'x-egress-target', schemaType: 'boolean' });
 addFormats(ajv);
 
 type SchemaObject = {

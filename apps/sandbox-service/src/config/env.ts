@@ -10,6 +10,7 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
+import { type PrivateOpening, parseAllowPrivate } from '@athenic/egress';
 import * as path from 'node:path';
 
 export class SandboxEnv extends CommonEnv {
@@ -140,15 +141,50 @@ export class SandboxEnv extends CommonEnv {
   @Max(24 * 3600 * 1000)
   E2B_SANDBOX_TIMEOUT_MS?: number = undefined;
 
-  /** Heap cap of each sandboxed server, in MiB. */
+  /** Memory of each sandboxed server (its heap cap, and the resident memory of all its processes), in MiB. */
   @IsInt({ message: 'SANDBOX_MEMORY_MB must be an integer' })
   @Min(32)
   @Max(16384)
   SANDBOX_MEMORY_MB: number = 256;
+
+  /** Processes and threads one local sandbox may have (its own uid's RLIMIT_NPROC). */
+  @IsInt({ message: 'SANDBOX_MAX_PROCESSES must be an integer' })
+  @Min(16)
+  @Max(4096)
+  SANDBOX_MAX_PROCESSES: number = 128;
+
+  /** Open files of one sandboxed server. */
+  @IsInt({ message: 'SANDBOX_OPEN_FILES must be an integer' })
+  @Min(64)
+  @Max(65536)
+  SANDBOX_OPEN_FILES: number = 1024;
+
+  /** Size cap of one connection's working dir, in MiB. */
+  @IsInt({ message: 'SANDBOX_WORKDIR_MB must be an integer' })
+  @Min(1)
+  @Max(1048576)
+  SANDBOX_WORKDIR_MB: number = 1024;
+
+  /**
+   * The uids local sandboxes run under when the platform runs as root, one per sandbox
+   * (`first-last`); no other account of the host may use them.
+   */
+  @Matches(/^\d{1,10}-\d{1,10}$/, {
+    message: 'SANDBOX_UID_RANGE must be "first-last", such as 200000-209999',
+  })
+  SANDBOX_UID_RANGE: string = '200000-209999';
+
+  /** In production, run local servers without isolation when bubblewrap cannot be used. */
+  @IsIn(['true', 'false'], { message: 'ALLOW_UNISOLATED_SANDBOXES must be true or false' })
+  ALLOW_UNISOLATED_SANDBOXES: 'true' | 'false' = 'false';
 }
 
 export interface SandboxConfig {
   env: SandboxEnv;
+  /** EGRESS_ALLOW_PRIVATE, parsed. */
+  egressOpenings: PrivateOpening[];
+  /** SANDBOX_UID_RANGE, parsed. */
+  sandboxUids: { first: number; last: number };
   internalSecret: string;
   dataDir: string;
   packagesDir: string;
@@ -164,6 +200,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): SandboxConf
       'E2B_API_KEY: SANDBOX_PROVIDER=e2b needs the E2B API key of the account sandboxes run under (or use SANDBOX_PROVIDER=local)',
     );
   }
+  let egressOpenings: PrivateOpening[];
+  try {
+    egressOpenings = parseAllowPrivate(env.EGRESS_ALLOW_PRIVATE);
+  } catch (error) {
+    throw new EnvError((error as Error).message);
+  }
+  const [first, last] = env.SANDBOX_UID_RANGE.split('-').map(Number);
+  if (first < 1000 || last >= 2 ** 32 - 1 || last - first + 1 < env.MAX_SANDBOXES) {
+    throw new EnvError(
+      `SANDBOX_UID_RANGE: ${env.SANDBOX_UID_RANGE} must start at 1000 or above and hold at least MAX_SANDBOXES (${env.MAX_SANDBOXES}) uids`,
+    );
+  }
   const { secrets } = resolvePlatformSecrets({
     names: ['INTERNAL_SECRET'],
     nodeEnv: env.NODE_ENV,
@@ -172,6 +220,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): SandboxConf
   });
   return {
     env,
+    egressOpenings,
+    sandboxUids: { first, last },
     internalSecret: secrets.INTERNAL_SECRET,
     dataDir: path.resolve(env.DATA_DIR),
     packagesDir: path.resolve(env.MCP_PACKAGES_DIR),

@@ -13,6 +13,7 @@ import {
   type InstallConnectionReply,
   type ReplaceCredentialsCommand,
 } from '@athenic/contracts';
+import { EgressGuard, refuseDeniedTargets } from '@athenic/egress';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
@@ -49,6 +50,7 @@ export class ConnectionsService {
     private readonly scheduler: Scheduler,
     private readonly deployer: Deployer,
     private readonly logs: LogStore,
+    private readonly guard: EgressGuard,
   ) {}
 
   async install(command: InstallConnectionCommand): Promise<InstallConnectionReply> {
@@ -59,6 +61,7 @@ export class ConnectionsService {
     const entry = await this.types.get(command.mcp_server_id);
     const config = command.config ?? {};
     checkConfig(entry, config);
+    await refuseDeniedTargets(this.guard, entry.config_schema, config, 'config');
     const id = randomUUID();
     // Credentials first: they are validated against the type there, and nothing is created if not.
     await this.credentials.store(

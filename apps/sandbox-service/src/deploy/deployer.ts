@@ -1,4 +1,5 @@
-import { DomainError } from '@athenic/contracts';
+import { DomainError, type McpServerEntry } from '@athenic/contracts';
+import { type EgressTarget, TargetParseError, egressTargets } from '@athenic/egress';
 import type { ExitInfo } from '@athenic/mcp-bridge';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { constants as osConstants } from 'node:os';
@@ -75,6 +76,7 @@ export class Deployer {
         config: connection.config,
         paths: this.provider.paths(id),
       });
+      const targets = userTargets(entry, connection.config, credentials);
       const remaining = deadline - Date.now();
       if (remaining <= 0)
         throw new DeployError(
@@ -88,6 +90,7 @@ export class Deployer {
           accountId: connection.accountId,
           ...launch,
           egress: entry.egress,
+          egressTargets: targets,
           persistentStorage: connection.config.persistent_storage === true,
         },
         remaining,
@@ -207,7 +210,7 @@ export class Deployer {
     if (!current || current.generation !== generation || !current.handle) return; // a stop, or a failed start
     // The entry stays until the exit is recorded, so reconciliation does not take the connection
     // for lost meanwhile (and redeploy it past the back-off and the crash budget).
-    const how = current.unhealthy ?? describeExit(info);
+    const how = current.unhealthy ?? info.reason ?? describeExit(info);
     const tail = masker.mask(tailSummary(current.handle.stderrTail()));
     this.logs.append(id, 'system', masker.mask(`The server ${how}`));
     try {
@@ -319,4 +322,21 @@ function describe(error: unknown): string {
       : error.message;
   }
   return `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** The places the connection's user gave it (its config and credential fields marked as targets). */
+function userTargets(
+  entry: McpServerEntry,
+  config: Record<string, unknown>,
+  credentials: Record<string, string>,
+): EgressTarget[] {
+  try {
+    return [
+      ...egressTargets(entry.config_schema, config, 'config'),
+      ...egressTargets(entry.credential_schema, credentials, 'provided_credential_schema'),
+    ];
+  } catch (error) {
+    if (error instanceof TargetParseError) throw new DeployError(`${error.message}.`);
+    throw error;
+  }
 }

@@ -6,7 +6,10 @@ export interface BubblewrapMounts {
   workdir: string;
   packageInstallDir: string | null;
   launcher: string;
-  network: boolean;
+  /** The egress shim every Node process of the sandbox preloads. */
+  shim: string;
+  /** The folder holding the sandbox's egress socket. */
+  runDir: string;
 }
 
 /** Where things appear inside the sandbox. */
@@ -14,34 +17,70 @@ export const INSIDE = {
   workdir: '/work',
   packageRoot: '/pkg',
   launcher: '/opt/athenic/launcher.cjs',
+  shim: '/opt/athenic/egress-shim.cjs',
+  runDir: '/run/athenic',
+  egressSocket: '/run/athenic/egress.sock',
 } as const;
 
+const SETPRIV = '/usr/bin/setpriv';
+
 /**
- * Whether bubblewrap works here (installed, and allowed to create namespaces). Checked once, by
- * running a trivial sandbox the way real ones run.
+ * How bubblewrap runs. As root ("privileged") it sets the sandbox up with root's rights, so the
+ * package and working dir are mounted wherever the checkout lives (even under a mode-700
+ * folder), then drops to the sandbox's own uid with setpriv: no capabilities, no new
+ * privileges. Otherwise it runs as the platform's user in a user namespace.
+ */
+export type BubblewrapMode = { privileged: true; uid: number } | { privileged: false };
+
+/** The namespaces of a sandbox: all of them, the network always (its only way out is the egress socket). */
+function namespaces(mode: BubblewrapMode): string[] {
+  return mode.privileged
+    ? ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try']
+    : ['--unshare-all'];
+}
+
+/** What runs first inside a privileged sandbox: the drop to the sandbox's uid. */
+export function dropPrivileges(mode: BubblewrapMode): string[] {
+  if (!mode.privileged) return [];
+  const id = String(mode.uid);
+  return [
+    SETPRIV,
+    '--reuid',
+    id,
+    '--regid',
+    id,
+    '--clear-groups',
+    '--no-new-privs',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--',
+  ];
+}
+
+/**
+ * Whether bubblewrap works here (installed, allowed to create namespaces, and, as root, able to
+ * drop to a sandbox uid). Checked once, by running a trivial sandbox the way real ones run.
  */
 export function bubblewrapUsable(
-  uid: number | undefined,
+  mode: BubblewrapMode,
 ): { ok: true } | { ok: false; reason: string } {
   try {
     execFileSync(
       'bwrap',
       [
-        '--unshare-all',
+        ...namespaces(mode),
         '--die-with-parent',
         ...systemMounts(),
         '--proc',
         '/proc',
         '--dev',
         '/dev',
+        ...(mode.privileged ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : []),
         '--',
+        ...dropPrivileges(mode),
         'true',
       ],
-      {
-        stdio: 'pipe',
-        timeout: 5000,
-        ...(uid !== undefined ? { uid, gid: uid } : {}),
-      },
+      { stdio: 'pipe', timeout: 5000 },
     );
     return { ok: true };
   } catch (error) {
@@ -71,39 +110,39 @@ function systemMounts(): string[] {
 }
 
 /**
- * The bubblewrap arguments of one sandbox: new namespaces for everything (pid, ipc, uts, user,
- * cgroup, and network unless the type declares egress), read-only system files, the package
- * read-only, a private writable working dir and /tmp, nothing else of the host. The process dies
- * with its parent, so a crashed sandbox service leaves no server behind.
+ * The bubblewrap arguments of one sandbox: new namespaces for everything, the network included
+ * (nothing but loopback inside; the egress socket is the only way out), read-only system files,
+ * the package read-only, a private writable working dir and /tmp, nothing else of the host.
+ * The process dies with its parent, so a crashed sandbox service leaves no server behind.
  */
-export function bubblewrapArgs(mounts: BubblewrapMounts): string[] {
-  const args = ['--die-with-parent', '--new-session', '--unshare-all'];
-  if (mounts.network) {
-    args.push('--share-net');
-    for (const file of [
-      '/etc/resolv.conf',
-      '/etc/hosts',
-      '/etc/nsswitch.conf',
-      '/etc/ssl',
-      '/etc/ca-certificates',
-    ]) {
-      if (fs.existsSync(file)) args.push('--ro-bind', file, file);
-    }
+export function bubblewrapArgs(mounts: BubblewrapMounts, mode: BubblewrapMode): string[] {
+  const args = ['--die-with-parent', '--new-session', ...namespaces(mode)];
+  // Folders bubblewrap makes for mount points are root's with mode 0700 when it runs as root:
+  // make the ones the sandbox's uid passes through itself, open for traversal.
+  for (const dir of ['/etc', '/opt', '/opt/athenic', '/run'])
+    args.push('--perms', '0755', '--dir', dir);
+  // Certificates for TLS; no resolver files: names are resolved by the platform's egress proxy.
+  for (const dir of ['/etc/ssl', '/etc/ca-certificates']) {
+    if (fs.existsSync(dir)) args.push('--ro-bind', dir, dir);
   }
   args.push(...systemMounts());
   if (mounts.packageInstallDir)
     args.push('--ro-bind', mounts.packageInstallDir, INSIDE.packageRoot);
   const rest: string[][] = [
     ['--ro-bind', mounts.launcher, INSIDE.launcher],
+    ['--ro-bind', mounts.shim, INSIDE.shim],
+    ['--bind', mounts.runDir, INSIDE.runDir],
     ['--bind', mounts.workdir, INSIDE.workdir],
     ['--chdir', INSIDE.workdir],
     // A bounded private /tmp: a server cannot fill the host's memory through it.
-    ['--size', String(64 * 1024 * 1024), '--tmpfs', '/tmp'],
+    ['--perms', '1777', '--size', String(64 * 1024 * 1024), '--tmpfs', '/tmp'],
     ['--proc', '/proc'],
     ['--dev', '/dev'],
     ['--hostname', 'sandbox'],
     // The sandbox's own root (a tmpfs bubblewrap made) stays read-only too.
     ['--remount-ro', '/'],
+    // Privileged: just what setpriv needs to drop to the sandbox's uid, then nothing.
+    mode.privileged ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : [],
   ];
   args.push(...rest.flat());
   return args;

@@ -1,3 +1,4 @@
+import type { PrivateOpening } from '@athenic/egress';
 import {
   BRIDGE_DIR,
   BRIDGE_LINE,
@@ -21,6 +22,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { SandboxConfig } from '../config/env';
+import { egressOptions, egressUpdate } from './e2b-egress';
 import { LAUNCHER_SOURCE } from './launcher';
 import {
   DeployError,
@@ -78,6 +80,8 @@ export interface E2bSettings {
   bridgeToken: (connectionId: string) => string;
   /** A sandbox younger than this is never taken for an orphan (its deploy may be under way). */
   orphanGraceMs: number;
+  /** EGRESS_ALLOW_PRIVATE, parsed: the refused addresses sandboxes may reach after all. */
+  egressOpenings: readonly PrivateOpening[];
 }
 
 /** `https://<port>-<sandbox>.<domain>`: how E2B exposes a sandbox's port. */
@@ -87,9 +91,10 @@ export const e2bPortUrl = (sandbox: Sandbox, port: number) => `https://${sandbox
  * One E2B sandbox per connection, tagged with the connection and account ids. The platform's
  * bridge runs inside it (uploaded with the server's package through the files API) and starts
  * the server there, so credentials exist only in the server's environment inside the sandbox.
- * No egress unless the server type declares it; the sandbox's timeout is extended while the
- * connection is used. Stopped: killed, or paused when the connection keeps persistent storage.
- * Sandboxes outlive this service and are adopted again after a restart.
+ * No egress but to the hosts the server type declares and the targets the connection's user
+ * gave (e2b-egress.ts); the sandbox's timeout is extended while the connection is used.
+ * Stopped: killed, or paused when the connection keeps persistent storage. Sandboxes outlive
+ * this service and are adopted again after a restart.
  */
 export class E2bProvider implements SandboxProvider {
   readonly name = 'e2b' as const;
@@ -162,17 +167,30 @@ export class E2bProvider implements SandboxProvider {
     }
   }
 
-  /** A new sandbox, or the connection's paused one when it keeps persistent storage. */
+  /**
+   * A new sandbox, or the connection's paused one when it keeps persistent storage (given this
+   * deploy's egress rules: the declared egress, targets or openings may have changed since).
+   */
   private async sandboxFor(spec: SandboxSpec, signal: AbortSignal): Promise<Sandbox> {
+    const egress = egressOptions(spec.egress, spec.egressTargets, this.settings.egressOpenings);
     try {
       if (spec.persistentStorage) {
         const [paused] = await this.find({ [METADATA.connection]: spec.connectionId });
-        if (paused)
-          return await Sandbox.connect(paused, {
+        if (paused) {
+          const resumed = await Sandbox.connect(paused, {
             ...this.opts(),
             signal,
             timeoutMs: this.settings.sandboxTimeoutMs,
           });
+          try {
+            await resumed.updateNetwork(egressUpdate(egress), { signal });
+          } catch (error) {
+            // Never left running with the rules of an earlier deploy.
+            await resumed.pause().catch(() => undefined);
+            throw error;
+          }
+          return resumed;
+        }
       }
       return await Sandbox.create(this.settings.template, {
         ...this.opts(),
@@ -186,7 +204,7 @@ export class E2bProvider implements SandboxProvider {
         },
         // A sandbox with persistent storage outliving its timeout (the platform away) is paused.
         ...(spec.persistentStorage ? { lifecycle: { onTimeout: 'pause' as const } } : {}),
-        ...egressOptions(spec.egress),
+        ...egress,
       });
     } catch (error) {
       if (signal.aborted) throw error;
@@ -595,18 +613,6 @@ class Monitor {
 }
 
 /**
- * E2B lets all traffic out by default: none unless the type declares where it goes, only there
- * when it names hosts, everywhere only for a type that declares `*` (a host of the user's choice).
- */
-export function egressOptions(
-  egress: string[],
-): Pick<SandboxOpts, 'allowInternetAccess' | 'network'> {
-  if (egress.length === 0) return { allowInternetAccess: false };
-  if (egress.includes('*')) return { allowInternetAccess: true };
-  return { network: { allowOut: egress, denyOut: ['0.0.0.0/0'] } };
-}
-
-/**
  * SIGTERM to the bridge, which stops its server's whole process group before it exits; SIGKILL
  * if it is still there after seven seconds. So no server is frozen into a paused sandbox.
  */
@@ -697,6 +703,7 @@ export function e2bSettings(config: SandboxConfig): E2bSettings {
     cacheDir: path.join(config.dataDir, 'e2b-packages'),
     bridgeToken: (connectionId) => bridgeToken(config.internalSecret, connectionId),
     orphanGraceMs: env.DEPLOY_TIMEOUT_MS + 5000,
+    egressOpenings: config.egressOpenings,
   };
 }
 

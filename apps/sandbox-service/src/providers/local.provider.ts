@@ -1,13 +1,28 @@
+import {
+  type EgressEvent,
+  EgressGuard,
+  type EgressListener,
+  SANDBOX_SHIM_SOURCE,
+  parseEgressPattern,
+  startEgressListener,
+} from '@athenic/egress';
 import { ChildUpstream, type ExitInfo, McpBridge } from '@athenic/mcp-bridge';
 import { bridgeToken } from '@athenic/platform-crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { chownSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { BridgeHost } from './bridge-host';
-import { INSIDE, bubblewrapArgs, bubblewrapUsable } from './bubblewrap';
+import {
+  type BubblewrapMode,
+  INSIDE,
+  bubblewrapArgs,
+  bubblewrapUsable,
+  dropPrivileges,
+} from './bubblewrap';
 import { LAUNCHER_SOURCE } from './launcher';
 import {
   DeployError,
@@ -19,15 +34,17 @@ import {
   StderrTail,
   tailSummary,
 } from './sandbox-provider';
-
-/** The uid sandboxed servers run as when the platform runs as root ("nobody"). */
-const SANDBOX_UID = 65534;
+import { SandboxCgroup, type SandboxLimits, SandboxWatchdog, prlimitArgs } from './sandbox-limits';
+import { UidPool } from './uid-pool';
 
 /**
- * Runs each connection's server as a child process under bubblewrap (an unprivileged uid, its own
- * namespaces, read-only system files and package, a private working dir, no network unless its
- * type declares egress, rlimits and a heap cap). Without a usable bubblewrap it still runs the
- * server, unisolated, and says so once. Its bridge is served by this process.
+ * Runs each connection's server as a child process under bubblewrap: its own uid (one per
+ * sandbox, when the platform runs as root), its own namespaces, the network included (its only
+ * way out is its egress socket, checked by the platform's proxy: docs/security/egress.md),
+ * read-only system files and package, a private working dir, rlimits, a cgroup where the host
+ * has one, and a watchdog that stops it with a reason when it breaks a limit. Without a usable
+ * bubblewrap it runs the server unisolated and says so, except in production, where it refuses
+ * unless ALLOW_UNISOLATED_SANDBOXES=true. Its bridge is served by this process.
  */
 @Injectable()
 export class LocalProvider implements SandboxProvider {
@@ -36,34 +53,74 @@ export class LocalProvider implements SandboxProvider {
   private readonly log = new Logger('LocalProvider');
   private readonly root: string;
   private readonly launcher: string;
-  private readonly uid: number | undefined;
-  private readonly isolation: 'bubblewrap' | 'none';
+  private readonly shim: string;
+  /** Per-sandbox uids when the platform runs as root; otherwise sandboxes run as its own user. */
+  private readonly uids: UidPool | undefined;
+  readonly isolation: 'bubblewrap' | 'none';
+  /** Why sandboxes cannot be isolated here, when they cannot. */
+  readonly isolationProblem: string | undefined;
+  private readonly refuseUnisolated: boolean;
   private readonly prlimit: boolean;
+  private readonly limits: SandboxLimits;
+  /** Where the egress sockets live: a folder of this process, made at start. */
+  private egressRoot = '';
+  private readonly egress = new Map<string, EgressListener>();
 
   constructor(
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
     private readonly host: BridgeHost,
+    private readonly guard: EgressGuard,
   ) {
     this.root = path.join(config.dataDir, 'sandboxes');
     this.launcher = path.join(this.root, '.launcher.cjs');
-    this.uid = process.getuid?.() === 0 ? SANDBOX_UID : undefined;
-    const usable = bubblewrapUsable(this.uid);
+    this.shim = path.join(this.root, '.egress-shim.cjs');
+    const env = config.env;
+    const asRoot = process.getuid?.() === 0;
+    this.uids = asRoot ? new UidPool(config.sandboxUids.first, config.sandboxUids.last) : undefined;
+    const usable = bubblewrapUsable(
+      asRoot ? { privileged: true, uid: config.sandboxUids.first } : { privileged: false },
+    );
     this.isolation = usable.ok ? 'bubblewrap' : 'none';
-    if (!usable.ok) {
+    this.isolationProblem = usable.ok ? undefined : usable.reason;
+    this.refuseUnisolated =
+      !usable.ok && env.NODE_ENV === 'production' && env.ALLOW_UNISOLATED_SANDBOXES !== 'true';
+    if (this.refuseUnisolated) {
+      this.log.error(
+        `bubblewrap is unusable (${this.isolationProblem}): local MCP servers will NOT be started in production without isolation; fix bubblewrap, or set ALLOW_UNISOLATED_SANDBOXES=true to run them unisolated`,
+      );
+    } else if (!usable.ok) {
       this.log.warn(
-        `bubblewrap is unusable (${usable.reason}): local MCP servers will run WITHOUT isolation (isolation "none")`,
+        `bubblewrap is unusable (${this.isolationProblem}): local MCP servers will run WITHOUT isolation (isolation "none")`,
       );
     }
     this.prlimit = commandExists('prlimit');
+    this.limits = {
+      memoryMb: env.SANDBOX_MEMORY_MB,
+      maxProcesses: env.SANDBOX_MAX_PROCESSES,
+      openFiles: env.SANDBOX_OPEN_FILES,
+      workdirMb: env.SANDBOX_WORKDIR_MB,
+    };
   }
 
   async prepare(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o711 });
-    // The sandbox user must be able to pass through (not list) the data dir to its own working
-    // dir; the secrets file in it stays readable by the platform's user only.
+    // Unisolated servers run as another user and reach their working dir through the data dir
+    // (passing through, not listing); the secrets file in it stays the platform's only. Under
+    // bubblewrap as root, mounts are made with root's rights: the checkout may be anywhere.
     await fs.chmod(this.config.dataDir, 0o711);
     await fs.chmod(this.root, 0o711);
     await fs.writeFile(this.launcher, LAUNCHER_SOURCE, { mode: 0o644 });
+    await fs.writeFile(this.shim, SANDBOX_SHIM_SOURCE, { mode: 0o644 });
+    // Short paths (a Unix socket's path has at most 107 bytes), wherever the checkout is.
+    this.egressRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'athenic-egress-'));
+    await fs.chmod(this.egressRoot, 0o711);
+  }
+
+  /** Closes every egress socket and removes their folder (at shutdown). */
+  async dispose(): Promise<void> {
+    await Promise.all([...this.egress.values()].map((listener) => listener.close()));
+    this.egress.clear();
+    if (this.egressRoot) await fs.rm(this.egressRoot, { recursive: true, force: true });
   }
 
   paths(connectionId: string): SandboxPaths {
@@ -82,7 +139,37 @@ export class LocalProvider implements SandboxProvider {
     hooks: SandboxHooks,
     signal: AbortSignal,
   ): Promise<SandboxHandle> {
-    const workdir = this.workdir(spec.connectionId);
+    if (this.refuseUnisolated) {
+      throw new DeployError(
+        `Local sandboxes cannot be isolated on this host (${this.isolationProblem}), and production refuses to run servers without isolation; fix bubblewrap or set ALLOW_UNISOLATED_SANDBOXES=true.`,
+      );
+    }
+    const id = spec.connectionId;
+    const uid = this.uids?.take(id);
+    const cleanups: (() => Promise<void> | void)[] = [() => this.uids?.release(id)];
+    const cleanup = async () => {
+      for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      cleanups.length = 0;
+    };
+    try {
+      return await this.launch(spec, uid, cleanups, cleanup, timeoutMs, hooks, signal);
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  }
+
+  private async launch(
+    spec: SandboxSpec,
+    uid: number | undefined,
+    cleanups: (() => Promise<void> | void)[],
+    cleanup: () => Promise<void>,
+    timeoutMs: number,
+    hooks: SandboxHooks,
+    signal: AbortSignal,
+  ): Promise<SandboxHandle> {
+    const id = spec.connectionId;
+    const workdir = this.workdir(id);
     await fs.mkdir(path.dirname(workdir), { recursive: true, mode: 0o711 });
     await fs.mkdir(workdir, { recursive: true, mode: 0o700 });
     for (const file of spec.files) {
@@ -90,18 +177,54 @@ export class LocalProvider implements SandboxProvider {
       await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
       await fs.writeFile(target, file.content, { mode: 0o600 });
     }
-    if (this.uid !== undefined) chownTree(workdir, this.uid);
+    // The working dir is the sandbox's own uid's while it runs (a uid is reused later by
+    // another sandbox: it gets its files back to root when it stops).
+    if (uid !== undefined) {
+      chownTree(workdir, uid);
+      cleanups.push(() => chownTree(workdir, 0));
+    }
 
-    const { command, args } = this.commandLine(spec, workdir);
+    const runDir = path.join(this.egressRoot, id);
+    await fs.rm(runDir, { recursive: true, force: true });
+    await fs.mkdir(runDir, { mode: 0o700 });
+    if (uid !== undefined) await fs.chown(runDir, uid, uid);
+    cleanups.push(() => fs.rm(runDir, { recursive: true, force: true }));
+    const reported = new Set<string>();
+    const egress = await startEgressListener({
+      socketPath: path.join(runDir, 'egress.sock'),
+      policy: { patterns: spec.egress.map(parseEgressPattern), targets: spec.egressTargets },
+      guard: this.guard,
+      owner: uid,
+      onEvent: (event) => {
+        // Every refusal is logged; a destination reached, the first time only.
+        const key = `${event.allowed}:${event.host}:${event.port}`;
+        if (event.allowed && reported.has(key)) return;
+        reported.add(key);
+        hooks.onLog('system', describeEgress(event));
+      },
+    });
+    this.egress.set(id, egress);
+    cleanups.push(async () => {
+      if (this.egress.get(id) === egress) this.egress.delete(id);
+      await egress.close();
+    });
+
+    const cgroup = this.isolation === 'bubblewrap' ? SandboxCgroup.create(id, this.limits) : null;
+    if (cgroup) cleanups.push(() => cgroup.destroy());
+    const { command, args } = this.commandLine(spec, workdir, runDir, uid, cgroup);
+    const bubblewrap = this.isolation === 'bubblewrap';
     const env = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
-      HOME: this.paths(spec.connectionId).workdir,
-      TMPDIR: this.isolation === 'bubblewrap' ? '/tmp' : workdir,
+      HOME: this.paths(id).workdir,
+      TMPDIR: bubblewrap ? '/tmp' : workdir,
       LANG: 'C.UTF-8',
       // Markers to find an orphaned server again: whose it is, and which sandbox service ran it.
-      ATHENIC_CONNECTION_ID: spec.connectionId,
+      ATHENIC_CONNECTION_ID: id,
       ATHENIC_SANDBOX_ROOT: this.root,
       ...spec.env,
+      // Every Node process of the sandbox sends its TCP connections through the egress socket.
+      NODE_OPTIONS: `--require ${bubblewrap ? INSIDE.shim : this.shim}`,
+      ATHENIC_EGRESS_SOCKET: bubblewrap ? INSIDE.egressSocket : egress.socketPath,
       ...(spec.program.kind === 'script'
         ? { ATHENIC_ENTRY: spec.program.path, ATHENIC_ARGV: JSON.stringify(spec.program.args) }
         : {}),
@@ -109,45 +232,72 @@ export class LocalProvider implements SandboxProvider {
     const upstream = ChildUpstream.spawn(command, args, {
       cwd: workdir,
       env,
-      ...(this.uid !== undefined ? { uid: this.uid, gid: this.uid } : {}),
+      // Unisolated, the server itself runs as the sandbox's uid; under bubblewrap, setpriv drops to it.
+      ...(uid !== undefined && !bubblewrap ? { uid, gid: uid } : {}),
     });
     const stderrTail = new StderrTail();
     let exited: ExitInfo | undefined;
+    /** The limit the server broke, when the platform stopped it for that. */
+    let breach: string | undefined;
+    const watchdog =
+      uid !== undefined
+        ? new SandboxWatchdog({
+            uid,
+            workdir,
+            limits: this.limits,
+            kernelBreach: () => {
+              const kind = cgroup?.breach();
+              return kind ? kernelBreach(kind, this.limits) : null;
+            },
+            onBreach: (reason) => {
+              breach = reason;
+              hooks.onLog('system', `Stopping the server: ${reason}`);
+              void upstream.stop(2000);
+            },
+          })
+        : undefined;
     const bridge = new McpBridge(upstream, {
-      token: bridgeToken(this.config.internalSecret, spec.connectionId),
+      token: bridgeToken(this.config.internalSecret, id),
       onLog: (stream, line) => {
-        if (stream === 'stderr') {
-          stderrTail.push(line);
-        }
+        if (stream === 'stderr') stderrTail.push(line);
         hooks.onLog(stream, line);
       },
       onExit: (info) => {
-        exited = info;
-        this.host.unregister(spec.connectionId, bridge);
-        hooks.onExit(info);
+        watchdog?.stop();
+        const kernel = cgroup?.breach();
+        if (!breach && kernel) breach = kernelBreach(kernel, this.limits);
+        if (breach) hooks.onLog('system', breach);
+        exited = breach ? { ...info, reason: `was stopped: ${breach}` } : info;
+        this.host.unregister(id, bridge);
+        void cleanup();
+        hooks.onExit(exited);
       },
     });
     const abort = () => void upstream.stop(2000);
     signal.addEventListener('abort', abort, { once: true });
-    this.host.register(spec.connectionId, bridge);
+    this.host.register(id, bridge);
+    watchdog?.start();
     try {
       const ready = await bridge.start(timeoutMs);
       if (signal.aborted) throw new DeployError('The deployment was cancelled.');
       return {
         ref: `local:${upstream.pid}`,
         isolation: this.isolation,
-        bridgeUrl: this.host.urlFor(spec.connectionId),
+        bridgeUrl: this.host.urlFor(id),
         ready,
         ping: (ms) => bridge.ping(ms),
         lastActivity: () => bridge.lastActivity,
         stderrTail: () => stderrTail.lines(),
         stop: async () => {
-          this.host.unregister(spec.connectionId, bridge);
+          watchdog?.stop();
+          this.host.unregister(id, bridge);
           await bridge.close(5000);
+          await cleanup();
         },
       };
     } catch (error) {
-      this.host.unregister(spec.connectionId, bridge);
+      watchdog?.stop();
+      this.host.unregister(id, bridge);
       await upstream.stop(2000);
       // Give the exit a moment to carry the process's last words.
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -155,7 +305,7 @@ export class LocalProvider implements SandboxProvider {
         startFailure(
           error,
           exited ?? (await upstream.exited),
-          stderrTail.lines(),
+          breach ? [...stderrTail.lines(), breach] : stderrTail.lines(),
           timeoutMs,
           signal.aborted,
         ),
@@ -165,8 +315,15 @@ export class LocalProvider implements SandboxProvider {
     }
   }
 
-  private commandLine(spec: SandboxSpec, workdir: string): { command: string; args: string[] } {
-    const heap = `--max-old-space-size=${this.config.env.SANDBOX_MEMORY_MB}`;
+  private commandLine(
+    spec: SandboxSpec,
+    workdir: string,
+    runDir: string,
+    uid: number | undefined,
+    cgroup: SandboxCgroup | null,
+  ): { command: string; args: string[] } {
+    // Below the sandbox's memory limit: a heap that fills ends as a clear V8 error first.
+    const heap = `--max-old-space-size=${Math.max(32, Math.floor((this.limits.memoryMb * 3) / 4))}`;
     const bubblewrap = this.isolation === 'bubblewrap';
     const node = [
       process.execPath,
@@ -175,17 +332,33 @@ export class LocalProvider implements SandboxProvider {
         ? [bubblewrap ? INSIDE.launcher : this.launcher]
         : spec.program.args),
     ];
-    const limited = this.prlimit
-      ? ['prlimit', '--nproc=512', '--nofile=1024', '--core=0', '--', ...node]
-      : node;
+    const limited = this.prlimit ? ['prlimit', ...prlimitArgs(this.limits), '--', ...node] : node;
     if (!bubblewrap) return { command: limited[0], args: limited.slice(1) };
-    const mounts = bubblewrapArgs({
-      workdir,
-      packageInstallDir: spec.packageInstallDir,
-      launcher: this.launcher,
-      network: spec.egress.length > 0,
-    });
-    return { command: 'bwrap', args: [...mounts, '--', ...limited] };
+    const mode: BubblewrapMode =
+      uid !== undefined ? { privileged: true, uid } : { privileged: false };
+    const mounts = bubblewrapArgs(
+      {
+        workdir,
+        packageInstallDir: spec.packageInstallDir,
+        launcher: this.launcher,
+        shim: this.shim,
+        runDir,
+      },
+      mode,
+    );
+    const sandboxed = ['bwrap', ...mounts, '--', ...dropPrivileges(mode), ...limited];
+    if (!cgroup) return { command: sandboxed[0], args: sandboxed.slice(1) };
+    // Joins its cgroup before bubblewrap starts, so everything the server forks is in it.
+    return {
+      command: '/bin/sh',
+      args: [
+        '-c',
+        'for f in $1; do echo $$ > "$f" || exit 125; done; shift; exec "$@"',
+        'sandbox',
+        cgroup.procsFiles().join(' '),
+        ...sandboxed,
+      ],
+    };
   }
 
   async discardFiles(connectionId: string): Promise<void> {
@@ -247,11 +420,29 @@ function commandExists(command: string): boolean {
   }
 }
 
+/**
+ * Gives a folder tree to a uid. Never follows a link: a server could leave one pointing at a
+ * host file for the platform to chown.
+ */
 function chownTree(dir: string, uid: number): void {
   const walk = (target: string) => {
-    chownSync(target, uid, uid);
-    if (statSync(target).isDirectory())
-      for (const entry of readdirSync(target)) walk(path.join(target, entry));
+    const stat = lstatSync(target);
+    lchownSync(target, uid, uid);
+    if (stat.isDirectory()) for (const entry of readdirSync(target)) walk(path.join(target, entry));
   };
   if (existsSync(dir)) walk(dir);
+}
+
+/** A line of the connection's log for one egress decision. */
+function describeEgress(event: EgressEvent): string {
+  return event.allowed
+    ? `Egress: connected to ${event.host}:${event.port} (${event.address})`
+    : `Egress refused: ${event.host}:${event.port}: ${event.reason}`;
+}
+
+/** The reason for a limit the kernel enforced (the cgroup's own count). */
+function kernelBreach(kind: 'memory' | 'pids', limits: SandboxLimits): string {
+  return kind === 'memory'
+    ? `Memory limit exceeded: the kernel stopped a process of the server at ${limits.memoryMb} MiB (SANDBOX_MEMORY_MB).`
+    : `Process limit reached: ${limits.maxProcesses} processes and threads (SANDBOX_MAX_PROCESSES).`;
 }

@@ -1,4 +1,5 @@
 import type { Isolation } from '@athenic/contracts';
+import type { EgressTarget } from '@athenic/egress';
 import type { BridgeReady, ExitInfo, LogStream } from '@athenic/mcp-bridge';
 
 /** How paths look from inside a sandbox (the launch spec refers to them). */
@@ -23,7 +24,10 @@ export interface SandboxSpec {
   env: Record<string, string>;
   /** Files written into the working dir before start (credential files), path relative to it. */
   files: { path: string; content: string }[];
+  /** The hosts the server type declares (`host`, `*.suffix`, `*`, each with an optional port). */
   egress: string[];
+  /** The places this connection's user gave it (fields marked `x-egress-target`). */
+  egressTargets: EgressTarget[];
   persistentStorage: boolean;
 }
 
