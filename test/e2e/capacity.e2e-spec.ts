@@ -17,7 +17,12 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
   beforeAll(async () => {
     infra = await createTestInfrastructure('capacity');
     platform = await new TestPlatform(infra, {
-      env: { MAX_SANDBOXES: '3', MAX_SANDBOXES_PER_ACCOUNT: '1' },
+      // The local API of custom-api-server listens on 127.0.0.2, opened as an on-premise API.
+      env: {
+        MAX_SANDBOXES: '3',
+        MAX_SANDBOXES_PER_ACCOUNT: '1',
+        EGRESS_ALLOW_PRIVATE: '127.0.0.2',
+      },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
   });
@@ -117,8 +122,8 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify([{ name: 'Rex', header: req.headers['x-api-key'] ?? null }]));
       });
-      await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-      apiUrl = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+      await new Promise<void>((resolve) => api.listen(0, '127.0.0.2', resolve));
+      apiUrl = `http://127.0.0.2:${(api.address() as { port: number }).port}`;
     });
 
     afterAll(() => api?.close());

@@ -91,7 +91,9 @@ export function churnSuite(provider: 'local' | 'e2b'): void {
         for (const { id } of e2b.ended)
           expect(dirs.filter((d) => d.startsWith(`fake-e2b-${id}-`))).toEqual([]);
       }
-      expect(readdirSync(root).filter((name) => name !== '.launcher.cjs')).toEqual([]);
+      expect(
+        readdirSync(root).filter((name) => !['.launcher.cjs', '.egress-shim.cjs'].includes(name)),
+      ).toEqual([]);
       expect(
         await queryDatabase(
           infra.databaseUrl,

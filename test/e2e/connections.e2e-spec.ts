@@ -21,7 +21,14 @@ describe('install to running: the local provider, the lifecycle and the MCP endp
 
   beforeAll(async () => {
     infra = await createTestInfrastructure('connections');
-    platform = await new TestPlatform(infra, { env: { DEPLOY_TIMEOUT_MS: '4000' } }).start();
+    const db = new URL(infra.databaseUrl);
+    platform = await new TestPlatform(infra, {
+      env: {
+        DEPLOY_TIMEOUT_MS: '4000',
+        // postgres-server queries the local Postgres: opened as an operator would an on-premise one.
+        EGRESS_ALLOW_PRIVATE: `${db.hostname}:${db.port || 5432}`,
+      },
+    }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
   });
 
@@ -105,10 +112,12 @@ describe('install to running: the local provider, the lifecycle and the MCP endp
     // Nothing of the host's environment: only what the sandbox sets and the type's own variables.
     expect(Object.keys(env).sort()).toEqual([
       'ATHENIC_CONNECTION_ID',
+      'ATHENIC_EGRESS_SOCKET',
       'ATHENIC_SANDBOX_ROOT',
       'DEMO_SECRET',
       'HOME',
       'LANG',
+      'NODE_OPTIONS',
       'PATH',
       'PWD',
       'TMPDIR',

@@ -66,7 +66,10 @@ export const SANDBOX_SHIM_SOURCE = `'use strict';
     return address;
   }
 
-  const isLocal = (host) => /^(localhost|127\\.|::1$|0\\.0\\.0\\.0$|::$)/i.test(host) || host === '';
+  // Loopback is the sandbox's own, except the loopback targets the platform was told to reach
+  // (an on-premise service opened with EGRESS_ALLOW_PRIVATE on the platform's host).
+  const outside = new Set(String(process.env.ATHENIC_EGRESS_LOOPBACK || '').split(',').filter(Boolean));
+  const isLocal = (host, port) => !outside.has(host + ':' + port) && (/^(localhost|127\\.|::1$|0\\.0\\.0\\.0$|::$)/i.test(host) || host === '');
   const originalConnect = net.Socket.prototype.connect;
   net.Socket.prototype.__athenicEgress = true;
   net.Socket.prototype.connect = function (...args) {
@@ -78,7 +81,7 @@ export const SANDBOX_SHIM_SOURCE = `'use strict';
       options = { port: args[0], host: typeof args[1] === 'string' ? args[1] : 'localhost' };
     if (!options || options.path || options.port === undefined) return originalConnect.apply(this, args);
     const host = String(options.host || 'localhost').replace(/^\\[(.*)\\]$/, '$1');
-    if (isLocal(host)) return originalConnect.apply(this, args);
+    if (isLocal(host, Number(options.port))) return originalConnect.apply(this, args);
     if (!listenPort) listenPort = listener.address() && listener.address().port;
     const address = loopbackFor(host, Number(options.port));
     if (!address || !listenPort) return originalConnect.apply(this, args);

@@ -8,7 +8,7 @@ import {
 } from '@athenic/egress';
 import { ChildUpstream, type ExitInfo, McpBridge } from '@athenic/mcp-bridge';
 import { bridgeToken } from '@athenic/platform-crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { existsSync, lchownSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
@@ -47,7 +47,7 @@ import { UidPool } from './uid-pool';
  * unless ALLOW_UNISOLATED_SANDBOXES=true. Its bridge is served by this process.
  */
 @Injectable()
-export class LocalProvider implements SandboxProvider {
+export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
   readonly name = 'local' as const;
   readonly survivesRestart = false;
   private readonly log = new Logger('LocalProvider');
@@ -117,7 +117,7 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /** Closes every egress socket and removes their folder (at shutdown). */
-  async dispose(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.egress.values()].map((listener) => listener.close()));
     this.egress.clear();
     if (this.egressRoot) await fs.rm(this.egressRoot, { recursive: true, force: true });
@@ -225,6 +225,8 @@ export class LocalProvider implements SandboxProvider {
       // Every Node process of the sandbox sends its TCP connections through the egress socket.
       NODE_OPTIONS: `--require ${bubblewrap ? INSIDE.shim : this.shim}`,
       ATHENIC_EGRESS_SOCKET: bubblewrap ? INSIDE.egressSocket : egress.socketPath,
+      // User-given targets on loopback leave the sandbox too (the proxy decides whether they may).
+      ...loopbackTargets(spec),
       ...(spec.program.kind === 'script'
         ? { ATHENIC_ENTRY: spec.program.path, ATHENIC_ARGV: JSON.stringify(spec.program.args) }
         : {}),
@@ -445,4 +447,12 @@ function kernelBreach(kind: 'memory' | 'pids', limits: SandboxLimits): string {
   return kind === 'memory'
     ? `Memory limit exceeded: the kernel stopped a process of the server at ${limits.memoryMb} MiB (SANDBOX_MEMORY_MB).`
     : `Process limit reached: ${limits.maxProcesses} processes and threads (SANDBOX_MAX_PROCESSES).`;
+}
+
+/** The user-given targets on loopback, which the shim sends out instead of to the sandbox's own. */
+function loopbackTargets(spec: SandboxSpec): { ATHENIC_EGRESS_LOOPBACK?: string } {
+  const targets = spec.egressTargets
+    .filter((t) => /^(localhost|127\.|::1$)/i.test(t.host))
+    .map((t) => `${t.host}:${t.port}`);
+  return targets.length > 0 ? { ATHENIC_EGRESS_LOOPBACK: targets.join(',') } : {};
 }
