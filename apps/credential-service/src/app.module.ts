@@ -14,7 +14,7 @@ import { KeysHandler } from './keys/keys.handler';
 import { RotationService } from './keys/rotation.service';
 import { TransportKeyService } from './keys/transport-key.service';
 import { CredentialSchemas } from './registry/credential-schemas';
-import { EgressGuard, platformListeners } from '@athenic/egress';
+import { EgressGuard, createEgressGuard } from '@athenic/egress';
 
 @Module({})
 export class AppModule {
@@ -37,14 +37,7 @@ export class AppModule {
           {
             // Credentials that name a place to connect to are checked against the egress rule.
             provide: EgressGuard,
-            useFactory: async () =>
-              new EgressGuard({
-                openings: config.egressOpenings,
-                ownListeners: await platformListeners([
-                  config.env.DATABASE_URL,
-                  config.env.AMQP_URL,
-                ]),
-              }),
+            useFactory: () => createEgressGuard(config.env),
           },
           CredentialSetsService,
           ApiKeysService,

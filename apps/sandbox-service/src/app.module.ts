@@ -1,6 +1,6 @@
 import { serviceModuleMetadata } from '@athenic/bootstrap';
 import { SandboxHealthGet } from '@athenic/contracts';
-import { EgressGuard, platformListeners } from '@athenic/egress';
+import { EgressGuard, createEgressGuard } from '@athenic/egress';
 import { Outbox } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
@@ -40,14 +40,7 @@ export class AppModule {
             // The egress rule of every sandbox of this service (docs/security/egress.md).
             provide: EgressGuard,
             inject: [SANDBOX_CONFIG],
-            useFactory: async (settings: SandboxConfig) =>
-              new EgressGuard({
-                openings: settings.egressOpenings,
-                ownListeners: await platformListeners([
-                  settings.env.DATABASE_URL,
-                  settings.env.AMQP_URL,
-                ]),
-              }),
+            useFactory: (settings: SandboxConfig) => createEgressGuard(settings.env),
           },
           LocalProvider,
           {

@@ -37,6 +37,16 @@ describe('validateEnv', () => {
     expect(message).not.toContain('secret-looking-value');
   });
 
+  it('reads EGRESS_ALLOW_PRIVATE and names the item it cannot read', () => {
+    expect(
+      validateEnv(TestEnv, { EGRESS_ALLOW_PRIVATE: 'db.internal:5432,10.0.0.0/8' })
+        .EGRESS_ALLOW_PRIVATE,
+    ).toBe('db.internal:5432,10.0.0.0/8');
+    expect(() => validateEnv(TestEnv, { EGRESS_ALLOW_PRIVATE: '10.0.0.0/8,db.internal' })).toThrow(
+      'EGRESS_ALLOW_PRIVATE: "db.internal" must be host:port, an IP address or a CIDR block, each with an optional :port',
+    );
+  });
+
   it('ignores variables it does not know', () => {
     expect(() => validateEnv(TestEnv, { UNRELATED: 'x' })).not.toThrow();
   });

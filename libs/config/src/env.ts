@@ -1,9 +1,11 @@
+import { parseAllowPrivate } from '@athenic/egress';
 import { plainToInstance } from 'class-transformer';
 import {
   IsIn,
   IsOptional,
   IsString,
   Matches,
+  ValidateBy,
   validateSync,
   type ValidationError,
 } from 'class-validator';
@@ -51,6 +53,16 @@ function describe(errors: ValidationError[]): string {
   return `Invalid environment: ${lines.join(' | ')}`;
 }
 
+/** Why an EGRESS_ALLOW_PRIVATE value cannot be read (naming the bad item), or null. */
+function allowPrivateProblem(value: string): string | null {
+  try {
+    parseAllowPrivate(value);
+    return null;
+  } catch (error) {
+    return (error as Error).message.replace(/^EGRESS_ALLOW_PRIVATE: /, '');
+  }
+}
+
 /** Prints a clear start-up failure and exits; used by every app's main.ts. */
 export function exitOnEnvError(error: unknown, service: string): never {
   const message = error instanceof Error ? error.message : String(error);
@@ -85,5 +97,13 @@ export class CommonEnv {
    */
   @IsOptional()
   @IsString()
+  @ValidateBy({
+    name: 'allowPrivate',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value !== 'string' || allowPrivateProblem(value) === null,
+      defaultMessage: (args) => allowPrivateProblem(String(args?.value)) ?? '',
+    },
+  })
   EGRESS_ALLOW_PRIVATE?: string = undefined;
 }

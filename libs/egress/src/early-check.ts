@@ -1,6 +1,7 @@
 import { DomainError } from '@athenic/contracts';
 import { lookup } from 'node:dns/promises';
-import type { EgressGuard } from './egress-guard';
+import { parseAllowPrivate } from './allow-private';
+import { EgressGuard } from './egress-guard';
 import { type EgressTarget, TargetParseError, egressTargets } from './targets';
 import { hostsOf } from './targets';
 
@@ -57,4 +58,22 @@ export async function platformListeners(urls: string[]): Promise<{ ip: string; p
     }
   }
   return listeners;
+}
+
+/** The settings of the egress rule, as every service that checks it reads them. */
+export interface EgressEnv {
+  EGRESS_ALLOW_PRIVATE?: string;
+  DATABASE_URL: string;
+  AMQP_URL: string;
+}
+
+/**
+ * The egress guard of a service: EGRESS_ALLOW_PRIVATE's openings, and the platform's own
+ * database and broker among the listeners no sandbox may reach.
+ */
+export async function createEgressGuard(env: EgressEnv): Promise<EgressGuard> {
+  return new EgressGuard({
+    openings: parseAllowPrivate(env.EGRESS_ALLOW_PRIVATE),
+    ownListeners: await platformListeners([env.DATABASE_URL, env.AMQP_URL]),
+  });
 }

@@ -1,5 +1,4 @@
-import { CommonEnv, EnvError, resolvePlatformSecrets, validateEnv } from '@athenic/config';
-import { type PrivateOpening, parseAllowPrivate } from '@athenic/egress';
+import { CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
 import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import * as path from 'node:path';
 import { Keyring } from '../crypto/keyring';
@@ -29,8 +28,6 @@ export interface CredentialConfig {
   env: CredentialEnv;
   keyring: Keyring;
   internalSecret: string;
-  /** EGRESS_ALLOW_PRIVATE, parsed. */
-  egressOpenings: PrivateOpening[];
 }
 
 export const CREDENTIAL_CONFIG = Symbol('CREDENTIAL_CONFIG');
@@ -38,12 +35,6 @@ export const CREDENTIAL_CONFIG = Symbol('CREDENTIAL_CONFIG');
 /** The only place this service reads process.env. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): CredentialConfig {
   const env = validateEnv(CredentialEnv, source);
-  let egressOpenings: PrivateOpening[];
-  try {
-    egressOpenings = parseAllowPrivate(env.EGRESS_ALLOW_PRIVATE);
-  } catch (error) {
-    throw new EnvError((error as Error).message);
-  }
   const { secrets } = resolvePlatformSecrets({
     names: ['CREDENTIAL_KEYS', 'INTERNAL_SECRET'],
     nodeEnv: env.NODE_ENV,
@@ -54,6 +45,5 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): CredentialC
     env,
     keyring: Keyring.parse(secrets.CREDENTIAL_KEYS, env.CREDENTIAL_KEY_CURRENT),
     internalSecret: secrets.INTERNAL_SECRET,
-    egressOpenings,
   };
 }

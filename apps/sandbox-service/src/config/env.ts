@@ -10,7 +10,6 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
-import { type PrivateOpening, parseAllowPrivate } from '@athenic/egress';
 import * as path from 'node:path';
 
 export class SandboxEnv extends CommonEnv {
@@ -181,8 +180,6 @@ export class SandboxEnv extends CommonEnv {
 
 export interface SandboxConfig {
   env: SandboxEnv;
-  /** EGRESS_ALLOW_PRIVATE, parsed. */
-  egressOpenings: PrivateOpening[];
   /** SANDBOX_UID_RANGE, parsed. */
   sandboxUids: { first: number; last: number };
   internalSecret: string;
@@ -200,12 +197,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): SandboxConf
       'E2B_API_KEY: SANDBOX_PROVIDER=e2b needs the E2B API key of the account sandboxes run under (or use SANDBOX_PROVIDER=local)',
     );
   }
-  let egressOpenings: PrivateOpening[];
-  try {
-    egressOpenings = parseAllowPrivate(env.EGRESS_ALLOW_PRIVATE);
-  } catch (error) {
-    throw new EnvError((error as Error).message);
-  }
   const [first, last] = env.SANDBOX_UID_RANGE.split('-').map(Number);
   if (first < 1000 || last >= 2 ** 32 - 1 || last - first + 1 < env.MAX_SANDBOXES) {
     throw new EnvError(
@@ -220,7 +211,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): SandboxConf
   });
   return {
     env,
-    egressOpenings,
     sandboxUids: { first, last },
     internalSecret: secrets.INTERNAL_SECRET,
     dataDir: path.resolve(env.DATA_DIR),

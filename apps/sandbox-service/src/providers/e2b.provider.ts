@@ -1,4 +1,4 @@
-import type { PrivateOpening } from '@athenic/egress';
+import { type PrivateOpening, parseAllowPrivate } from '@athenic/egress';
 import {
   BRIDGE_DIR,
   BRIDGE_LINE,
@@ -703,7 +703,7 @@ export function e2bSettings(config: SandboxConfig): E2bSettings {
     cacheDir: path.join(config.dataDir, 'e2b-packages'),
     bridgeToken: (connectionId) => bridgeToken(config.internalSecret, connectionId),
     orphanGraceMs: env.DEPLOY_TIMEOUT_MS + 5000,
-    egressOpenings: config.egressOpenings,
+    egressOpenings: parseAllowPrivate(config.env.EGRESS_ALLOW_PRIVATE),
   };
 }
 
