@@ -41,6 +41,11 @@ const RANGES: [RefusedRange, 'ipv4' | 'ipv6', string, number][] = [
   ['multicast', 'ipv6', 'ff00::', 8],
 ];
 
+/** The refused IPv4 blocks as CIDR text (for allow-lists that take blocks, such as E2B's). */
+export const REFUSED_IPV4_BLOCKS: readonly string[] = RANGES.filter(
+  ([, family]) => family === 'ipv4',
+).map(([, , network, prefix]) => `${network}/${prefix}`);
+
 const LISTS = RANGES.map(([name, family, network, prefix]) => {
   const list = new BlockList();
   list.addSubnet(network, prefix, family);

@@ -1,5 +1,10 @@
-import { type EgressTarget, parseAllowPrivate, refusedRange } from '@athenic/egress';
-import { REFUSED_DENY_OUT, REFUSED_IPV4, egressOptions, egressUpdate } from './e2b-egress';
+import {
+  type EgressTarget,
+  REFUSED_IPV4_BLOCKS as REFUSED_IPV4,
+  parseAllowPrivate,
+  refusedRange,
+} from '@athenic/egress';
+import { REFUSED_DENY_OUT, egressOptions, egressUpdate } from './e2b-egress';
 
 const target = (host: string, port = 443): EgressTarget => ({ field: 'config.url', host, port });
 const cidrOf = (text: string) => {

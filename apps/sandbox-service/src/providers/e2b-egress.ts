@@ -1,6 +1,7 @@
 import {
   type EgressTarget,
   type PrivateOpening,
+  REFUSED_IPV4_BLOCKS,
   canonicalIp,
   findOpening,
   inSubnet,
@@ -32,28 +33,6 @@ export interface E2bEgress {
   network?: { allowOut?: string[]; denyOut: string[] };
 }
 
-/**
- * The IPv4 ranges @athenic/egress refuses (address-rules.ts, which does not export its table;
- * e2b-egress.spec.ts checks that the two agree). E2B's egress is IPv4: its IPv6 ranges have no
- * place here.
- */
-export const REFUSED_IPV4: readonly string[] = [
-  '0.0.0.0/8',
-  '10.0.0.0/8',
-  '100.64.0.0/10',
-  '127.0.0.0/8',
-  '169.254.0.0/16',
-  '172.16.0.0/12',
-  '192.0.0.0/24',
-  '192.0.2.0/24',
-  '192.168.0.0/16',
-  '198.18.0.0/15',
-  '198.51.100.0/24',
-  '203.0.113.0/24',
-  '224.0.0.0/4',
-  '240.0.0.0/4',
-];
-
 interface Cidr {
   network: string;
   prefix: number;
@@ -74,7 +53,7 @@ function cidrEntries({ network, prefix }: Cidr): string[] {
 }
 
 /** The refused ranges as E2B deny entries. */
-export const REFUSED_DENY_OUT: readonly string[] = REFUSED_IPV4.flatMap((cidr) => {
+export const REFUSED_DENY_OUT: readonly string[] = REFUSED_IPV4_BLOCKS.flatMap((cidr) => {
   const [network, prefix] = cidr.split('/');
   return cidrEntries({ network, prefix: Number(prefix) });
 });
