@@ -99,12 +99,15 @@ export class SandboxWatchdog {
     this.timer = undefined;
   }
 
-  /** One sample now: the reason of the first limit broken, or null. Calls no callback. */
-  async check(): Promise<string | null> {
+  /**
+   * One sample: the reason of the first limit broken, or null. Calls no callback. The processes
+   * come from a scan of /proc at most `maxAgeMs` old, shared by every watchdog of the process.
+   */
+  async check(maxAgeMs = 0): Promise<string | null> {
     const { uid, workdir, limits } = this.opts;
     const enforced = this.opts.kernelBreach?.();
     if (enforced) return enforced;
-    const usage = sampleUid(uid);
+    const usage = usageOf(uid, maxAgeMs);
     const memoryCap = limits.memoryMb * MiB;
     if (usage.rssBytes > memoryCap) {
       return `Memory limit exceeded: the server's processes used ${size(usage.rssBytes, true)} of the ${size(memoryCap)} allowed (SANDBOX_MEMORY_MB).`;
@@ -124,7 +127,8 @@ export class SandboxWatchdog {
     if (this.busy || this.stopped) return;
     this.busy = true;
     try {
-      const reason = await this.check();
+      // Watchdogs ticking within half an interval of each other share one scan of /proc.
+      const reason = await this.check((this.opts.intervalMs ?? 1000) / 2);
       if (reason !== null && !this.stopped) {
         this.stop();
         this.opts.onBreach(reason);
@@ -137,10 +141,24 @@ export class SandboxWatchdog {
   }
 }
 
-/** Resident memory and tasks of every process whose real uid is `uid`. */
-function sampleUid(uid: number): { rssBytes: number; tasks: number } {
-  let rssBytes = 0;
-  let tasks = 0;
+interface Usage {
+  rssBytes: number;
+  tasks: number;
+}
+
+/** The last scan of /proc: resident memory and tasks per real uid. */
+let snapshot: { at: number; byUid: Map<number, Usage> } | undefined;
+
+/** Resident memory and tasks of every process whose real uid is `uid`, from a scan at most `maxAgeMs` old. */
+function usageOf(uid: number, maxAgeMs: number): Usage {
+  const now = Date.now();
+  if (!snapshot || now - snapshot.at > maxAgeMs) snapshot = { at: now, byUid: scanProcesses() };
+  return snapshot.byUid.get(uid) ?? { rssBytes: 0, tasks: 0 };
+}
+
+/** One pass over /proc: every process's real uid, resident memory and threads, summed per uid. */
+function scanProcesses(): Map<number, Usage> {
+  const byUid = new Map<number, Usage>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     let status: string;
@@ -150,13 +168,15 @@ function sampleUid(uid: number): { rssBytes: number; tasks: number } {
       continue; // Gone since the listing.
     }
     const real = /^Uid:\s+(\d+)/m.exec(status);
-    if (!real || Number(real[1]) !== uid) continue;
-    tasks += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    if (!real) continue;
+    const usage = byUid.get(Number(real[1])) ?? { rssBytes: 0, tasks: 0 };
+    usage.tasks += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
     // Zombies and kernel threads have no VmRSS.
     const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    if (rss) rssBytes += Number(rss[1]) * 1024;
+    if (rss) usage.rssBytes += Number(rss[1]) * 1024;
+    byUid.set(Number(real[1]), usage);
   }
-  return { rssBytes, tasks };
+  return byUid;
 }
 
 /**
