@@ -80,15 +80,24 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
     >;
   }
 
-  /** Values for every key of a schema: Unicode everywhere, the largest allowed in one of them. */
+  /**
+   * Values for every key of a schema: Unicode everywhere, the largest allowed in one of them. A
+   * place to connect to (`x-egress-target`) is a connection string to a public host, its Unicode
+   * in the password.
+   */
   function valuesFor(schema: {
-    properties: Record<string, { maxLength: number; contentMediaType?: string }>;
+    properties: Record<
+      string,
+      { maxLength: number; contentMediaType?: string; 'x-egress-target'?: boolean }
+    >;
   }): Record<string, string> {
     const values: Record<string, string> = {};
     Object.entries(schema.properties).forEach(([key, property], i) => {
       const base = property.contentMediaType
         ? JSON.stringify({ token: `ünï-${key}-🔑` })
-        : `vålue-${key}-密钥-🔑`;
+        : property['x-egress-target']
+          ? `postgresql://user:vålue-${key}-密钥-🔑@db.example.com:5432/db`
+          : `vålue-${key}-密钥-🔑`;
       // The first plain field is filled up to the platform's cap: 8 KiB of UTF-8.
       values[key] =
         i === 0 && !property.contentMediaType
