@@ -57,6 +57,11 @@ export function dropPrivileges(mode: BubblewrapMode): string[] {
   ];
 }
 
+/** Privileged: just what setpriv needs to drop to the sandbox's uid (it then drops them too). */
+function setuidCaps(mode: BubblewrapMode): string[] {
+  return mode.privileged ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : [];
+}
+
 /**
  * Whether bubblewrap works here (installed, allowed to create namespaces, and, as root, able to
  * drop to a sandbox uid). Checked once, by running a trivial sandbox the way real ones run.
@@ -75,7 +80,7 @@ export function bubblewrapUsable(
         '/proc',
         '--dev',
         '/dev',
-        ...(mode.privileged ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : []),
+        ...setuidCaps(mode),
         '--',
         ...dropPrivileges(mode),
         'true',
@@ -141,8 +146,7 @@ export function bubblewrapArgs(mounts: BubblewrapMounts, mode: BubblewrapMode): 
     ['--hostname', 'sandbox'],
     // The sandbox's own root (a tmpfs bubblewrap made) stays read-only too.
     ['--remount-ro', '/'],
-    // Privileged: just what setpriv needs to drop to the sandbox's uid, then nothing.
-    mode.privileged ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : [],
+    setuidCaps(mode),
   ];
   args.push(...rest.flat());
   return args;

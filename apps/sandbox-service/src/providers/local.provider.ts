@@ -146,15 +146,12 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
     }
     const id = spec.connectionId;
     const uid = this.uids?.take(id);
-    const cleanups: (() => Promise<void> | void)[] = [() => this.uids?.release(id)];
-    const cleanup = async () => {
-      for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
-      cleanups.length = 0;
-    };
+    const teardown = new Teardown();
+    teardown.add(() => this.uids?.release(id));
     try {
-      return await this.launch(spec, uid, cleanups, cleanup, timeoutMs, hooks, signal);
+      return await this.launch(spec, uid, teardown, timeoutMs, hooks, signal);
     } catch (error) {
-      await cleanup();
+      await teardown.run();
       throw error;
     }
   }
@@ -162,8 +159,7 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
   private async launch(
     spec: SandboxSpec,
     uid: number | undefined,
-    cleanups: (() => Promise<void> | void)[],
-    cleanup: () => Promise<void>,
+    teardown: Teardown,
     timeoutMs: number,
     hooks: SandboxHooks,
     signal: AbortSignal,
@@ -181,14 +177,14 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
     // another sandbox: it gets its files back to root when it stops).
     if (uid !== undefined) {
       chownTree(workdir, uid);
-      cleanups.push(() => chownTree(workdir, 0));
+      teardown.add(() => chownTree(workdir, 0));
     }
 
     const runDir = path.join(this.egressRoot, id);
     await fs.rm(runDir, { recursive: true, force: true });
     await fs.mkdir(runDir, { mode: 0o700 });
     if (uid !== undefined) await fs.chown(runDir, uid, uid);
-    cleanups.push(() => fs.rm(runDir, { recursive: true, force: true }));
+    teardown.add(() => fs.rm(runDir, { recursive: true, force: true }));
     const reported = new Set<string>();
     const egress = await startEgressListener({
       socketPath: path.join(runDir, 'egress.sock'),
@@ -197,20 +193,22 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
       owner: uid,
       onEvent: (event) => {
         // Every refusal is logged; a destination reached, the first time only.
-        const key = `${event.allowed}:${event.host}:${event.port}`;
-        if (event.allowed && reported.has(key)) return;
-        reported.add(key);
+        if (event.allowed) {
+          const destination = `${event.host}:${event.port}`;
+          if (reported.has(destination)) return;
+          reported.add(destination);
+        }
         hooks.onLog('system', describeEgress(event));
       },
     });
     this.egress.set(id, egress);
-    cleanups.push(async () => {
+    teardown.add(async () => {
       if (this.egress.get(id) === egress) this.egress.delete(id);
       await egress.close();
     });
 
     const cgroup = this.isolation === 'bubblewrap' ? SandboxCgroup.create(id, this.limits) : null;
-    if (cgroup) cleanups.push(() => cgroup.destroy());
+    if (cgroup) teardown.add(() => cgroup.destroy());
     const { command, args } = this.commandLine(spec, workdir, runDir, uid, cgroup);
     const bubblewrap = this.isolation === 'bubblewrap';
     const env = {
@@ -271,7 +269,7 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
         if (breach) hooks.onLog('system', breach);
         exited = breach ? { ...info, reason: `was stopped: ${breach}` } : info;
         this.host.unregister(id, bridge);
-        void cleanup();
+        void teardown.run();
         hooks.onExit(exited);
       },
     });
@@ -294,7 +292,7 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
           watchdog?.stop();
           this.host.unregister(id, bridge);
           await bridge.close(5000);
-          await cleanup();
+          await teardown.run();
         },
       };
     } catch (error) {
@@ -433,6 +431,27 @@ function chownTree(dir: string, uid: number): void {
     if (stat.isDirectory()) for (const entry of readdirSync(target)) walk(path.join(target, entry));
   };
   if (existsSync(dir)) walk(dir);
+}
+
+/**
+ * What undoes a sandbox's start (its uid, sockets, cgroup, file ownership): run once, last step
+ * first; a step that fails does not keep the others from running.
+ */
+class Teardown {
+  private steps: (() => unknown)[] = [];
+
+  add(step: () => unknown): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    const steps = this.steps.reverse();
+    this.steps = [];
+    for (const step of steps)
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
+  }
 }
 
 /** A line of the connection's log for one egress decision. */
