@@ -109,6 +109,11 @@ describe('local sandbox isolation (bubblewrap)', () => {
     ).body;
     const running = await waitForStatus(admin, installed.id, 'mcpRunning');
     expect(running.isolation).toBe('bubblewrap');
+    // GET /health says the same, with what the isolation holds.
+    const health = await admin.get('/health');
+    expect(health.body.checks['sandbox-service'].detail).toContain(
+      'isolation: bubblewrap: an own network namespace and egress proxy per sandbox',
+    );
     await new Promise((r) => setTimeout(r, 300)); // let the network probes settle
     const probeClient = await connectMcpClient(
       `${platform.baseUrl}/functions/v1/mcp-connections/${installed.id}/mcp`,

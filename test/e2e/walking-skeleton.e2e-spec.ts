@@ -300,7 +300,11 @@ describe('the platform as a whole: registry through the REST API, health, errors
         status: 'error',
         error: expect.stringContaining('did not answer'),
       });
-      expect(down.body.checks['sandbox-service']).toEqual({ status: 'ok' });
+      // The sandbox service also says which isolation its sandboxes get.
+      expect(down.body.checks['sandbox-service']).toEqual({
+        status: 'ok',
+        detail: expect.stringMatching(/^isolation: (bubblewrap|none|e2b): /),
+      });
 
       const started = Date.now();
       const route = await api.get('/functions/v1/mcp-servers');

@@ -31,6 +31,22 @@ export class AppModule {
         env: config.env,
         dataSource,
         health: SandboxHealthGet,
+        healthChecks: {
+          inject: [SANDBOX_CONFIG, LocalProvider],
+          useFactory: (settings: SandboxConfig, local: LocalProvider) => [
+            {
+              // The isolation servers get (docs/security/egress.md), reported by GET /health.
+              name: 'isolation',
+              check: async () =>
+                settings.env.SANDBOX_PROVIDER === 'e2b'
+                  ? {
+                      status: 'ok' as const,
+                      detail: 'e2b: an E2B sandbox per connection, with an egress allow-list',
+                    }
+                  : local.isolationHealth(),
+            },
+          ],
+        },
         controllers: [ConnectionsHandler],
         providers: [
           { provide: SANDBOX_CONFIG, useValue: config },

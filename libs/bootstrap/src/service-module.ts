@@ -13,7 +13,7 @@ import {
   type HealthCheck,
   ServiceHealthController,
 } from '@athenic/messaging';
-import type { DynamicModule, Provider, Type } from '@nestjs/common';
+import type { DynamicModule, InjectionToken, Provider, Type } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 
@@ -24,6 +24,11 @@ export interface ServiceModuleOptions {
   health: CommandDef<string, Empty, ServiceHealthReply>;
   controllers?: Type<unknown>[];
   providers?: Provider[];
+  /** The service's own health checks, beside the database's, made from its providers. */
+  healthChecks?: {
+    inject: InjectionToken[];
+    useFactory: (...deps: never[]) => HealthCheck[];
+  };
 }
 
 /**
@@ -45,10 +50,11 @@ export function serviceModuleMetadata(
     providers: [
       {
         provide: HEALTH_CHECKS,
-        useFactory: (ds: DataSource): HealthCheck[] => [
+        useFactory: (ds: DataSource, ...deps: never[]): HealthCheck[] => [
           { name: 'postgres', check: () => checkDatabase(ds) },
+          ...(options.healthChecks?.useFactory(...deps) ?? []),
         ],
-        inject: [DataSource],
+        inject: [DataSource, ...(options.healthChecks?.inject ?? [])],
       },
       ...(options.providers ?? []),
     ],

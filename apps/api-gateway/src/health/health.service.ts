@@ -14,6 +14,8 @@ import { PostgresProbe } from './postgres-probe';
 export interface CheckResult {
   status: 'ok' | 'error';
   error?: string;
+  /** What a service's checks found beyond "ok" (the sandbox service: the isolation in force). */
+  detail?: string;
 }
 
 export interface PlatformHealth {
@@ -56,11 +58,16 @@ export class HealthService {
         {},
         { timeoutMs: SERVICE_TIMEOUT_MS },
       );
-      if (reply.status === 'ok') return { status: 'ok' };
+      const details = reply.checks
+        .filter((c) => c.detail)
+        .map((c) => `${c.name}: ${c.detail}`)
+        .join('; ');
+      const detail = details ? { detail: details } : {};
+      if (reply.status === 'ok') return { status: 'ok', ...detail };
       const failing = reply.checks
         .filter((c) => c.status !== 'ok')
         .map((c) => `${c.name}: ${c.error ?? 'failing'}`);
-      return { status: 'error', error: failing.join('; ') || 'unhealthy' };
+      return { status: 'error', error: failing.join('; ') || 'unhealthy', ...detail };
     } catch (error) {
       const service = SERVICE_OF_OWNER[query.owner];
       if (error instanceof DomainError && error.code === 'service_unavailable') {

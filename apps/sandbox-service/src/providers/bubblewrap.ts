@@ -85,7 +85,8 @@ export function bubblewrapUsable(
         ...dropPrivileges(mode),
         'true',
       ],
-      { stdio: 'pipe', timeout: 5000 },
+      // Only PATH: the probe needs none of the platform's environment (its secrets included).
+      { stdio: 'pipe', timeout: 5000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
     );
     return { ok: true };
   } catch (error) {

@@ -123,6 +123,24 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
     if (this.egressRoot) await fs.rm(this.egressRoot, { recursive: true, force: true });
   }
 
+  /**
+   * The isolation local sandboxes get, for the health reply: an error only when servers are
+   * refused (production without bubblewrap).
+   */
+  isolationHealth(): { status: 'ok' | 'error'; detail?: string; error?: string } {
+    if (this.refuseUnisolated)
+      return {
+        status: 'error',
+        error: `no isolation (${this.isolationProblem}); production refuses to run servers unisolated unless ALLOW_UNISOLATED_SANDBOXES=true`,
+      };
+    if (this.isolation === 'none')
+      return { status: 'ok', detail: `none: servers run unisolated (${this.isolationProblem})` };
+    return {
+      status: 'ok',
+      detail: `bubblewrap: an own network namespace and egress proxy per sandbox${this.uids ? ', a uid per sandbox' : ''}`,
+    };
+  }
+
   paths(connectionId: string): SandboxPaths {
     return this.isolation === 'bubblewrap'
       ? { workdir: INSIDE.workdir, packageRoot: INSIDE.packageRoot }

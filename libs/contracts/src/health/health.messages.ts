@@ -14,6 +14,11 @@ export class HealthCheckResult {
   @IsOptional()
   @IsString()
   error?: string;
+
+  /** What a check found, when that says more than "ok" (the sandbox isolation in force). */
+  @IsOptional()
+  @IsString()
+  detail?: string;
 }
 
 export class ServiceHealthReply {
