@@ -18,7 +18,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { summarize } from './stats';
+import { fixed as num, signed, summarize } from './stats';
+import { stopByStdin } from './support';
 
 const run = promisify(execFile);
 
@@ -230,15 +231,6 @@ async function startTargets(): Promise<{ ports: Ports; process: ChildProcess }> 
   return { ports, process: child };
 }
 
-async function stopTargets(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.stdin!.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Runs `measure` for both paths in every round, swapping their order each round. */
 async function inRounds<T>(
   paths: [Path, Path],
@@ -252,8 +244,6 @@ async function inRounds<T>(
   return results;
 }
 
-const num = (value: number, digits = 2) => value.toFixed(digits);
-const signed = (value: number, digits = 2) => `${value >= 0 ? '+' : ''}${value.toFixed(digits)}`;
 const row = (label: string, a: string, b: string) =>
   `  ${label.padEnd(50)} ${a.padStart(11)} ${b.padStart(11)}`;
 
@@ -402,7 +392,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await listener?.close();
-    if (targets) await stopTargets(targets);
+    if (targets) await stopByStdin(targets);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { summarize } from './stats';
-import { MEMORY_SERVER_ENTRY } from './support';
+import { MEMORY_SERVER_ENTRY, runningAt } from './support';
 
 const INSTALLS = Number(process.argv[2] ?? 10);
 
@@ -52,20 +52,6 @@ async function main(): Promise<void> {
   }).start();
   const amqp = await RawAmqpClient.connect(infra.amqpUrl);
   const events = await amqp.tap('bus', 'sandbox.connection.status-changed');
-  const runningAt = (id: string) =>
-    new Promise<number>((resolve, reject) => {
-      const deadline = Date.now() + 60000;
-      const poll = () => {
-        const event = events.messages
-          .map((m) => JSON.parse(m.body).data)
-          .find((e) => e.connection_id === id && (e.to === 'mcpRunning' || e.to === 'mcpError'));
-        if (event?.to === 'mcpRunning') return resolve(Date.now());
-        if (event || Date.now() > deadline)
-          return reject(new Error(`connection ${id}: ${event?.reason ?? 'no answer'}`));
-        setTimeout(poll, 2);
-      };
-      poll();
-    });
   try {
     const api = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
 
@@ -97,7 +83,7 @@ async function main(): Promise<void> {
         account_id: 'bench-seq',
         title: `seq ${i}`,
       });
-      const running = await runningAt(id);
+      const running = await runningAt(events, id);
       toRunning.push(running - startedWall);
       const client = await connectMcpClient(
         `${platform.baseUrl}/functions/v1/mcp-connections/${id}/mcp`,
@@ -122,7 +108,7 @@ async function main(): Promise<void> {
         return installed.id as string;
       }),
     );
-    const finished = await Promise.all(ids.map(runningAt));
+    const finished = await Promise.all(ids.map((id) => runningAt(events, id)));
     const allRunningMs = Math.max(...finished) - startedAll;
     await new Promise((r) => setTimeout(r, 500));
     const sandboxes = sandboxRssKiB();

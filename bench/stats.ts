@@ -15,6 +15,11 @@ export function summarize(samples: number[]): {
   };
 }
 
+/** A figure with a fixed number of decimals, and the same with its sign (a difference). */
+export const fixed = (value: number, digits = 2) => value.toFixed(digits);
+export const signed = (value: number, digits = 2) =>
+  `${value >= 0 ? '+' : ''}${value.toFixed(digits)}`;
+
 export function formatMs(value: number): string {
   return `${value.toFixed(2)} ms`;
 }
