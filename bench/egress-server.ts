@@ -26,7 +26,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { summarize, timeSequential } from './stats';
+import { fixed as num, signed, summarize, timeSequential } from './stats';
+import { runningAt, stopByStdin } from './support';
 
 const INSTALLS = Number(process.argv[2] ?? 10);
 const CALLS = Number(process.argv[3] ?? 500);
@@ -152,14 +153,8 @@ class LocalApi {
     return JSON.parse(await this.nextLine()) as ApiCounts;
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return stopByStdin(this.child);
   }
 }
 
@@ -193,8 +188,6 @@ async function bareBin(): Promise<{ entry: string; version: string }> {
   return { entry: path.join(installed.packageDir, script), version: installed.version };
 }
 
-const num = (value: number, digits = 2) => value.toFixed(digits);
-const signed = (value: number, digits = 2) => `${value >= 0 ? '+' : ''}${value.toFixed(digits)}`;
 const row = (label: string, a: string, b: string) =>
   `  ${label.padEnd(62)} ${a.padStart(10)} ${b.padStart(10)}`;
 
@@ -267,20 +260,6 @@ async function main(): Promise<void> {
     amqp = await RawAmqpClient.connect(infra.amqpUrl);
     events = await amqp.tap('bus', 'sandbox.connection.status-changed');
     const tap = events;
-    const runningAt = (id: string) =>
-      new Promise<number>((resolve, reject) => {
-        const deadline = Date.now() + 60000;
-        const poll = () => {
-          const event = tap.messages
-            .map((m) => JSON.parse(m.body).data)
-            .find((e) => e.connection_id === id && (e.to === 'mcpRunning' || e.to === 'mcpError'));
-          if (event?.to === 'mcpRunning') return resolve(performance.now());
-          if (event || Date.now() > deadline)
-            return reject(new Error(`connection ${id}: ${event?.reason ?? 'no answer'}`));
-          setTimeout(poll, 2);
-        };
-        poll();
-      });
     const install = async (title: string): Promise<string> => {
       const { id } = await api.install({
         mcp_server_id: TYPE,
@@ -324,7 +303,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       const id = await install(`start ${installed.total.length}`);
       try {
-        const running = await runningAt(id);
+        const running = await runningAt(tap, id, () => performance.now());
         const client = await connect(() => connectMcpClient(gatewayUrl(id), key));
         try {
           if (!timed) {
