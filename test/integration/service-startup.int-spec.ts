@@ -1,8 +1,9 @@
+import { EXIT_CONFIG } from '@athenic/config';
 import { REPO_ROOT } from '@athenic/testing';
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 
-// A bad environment stops a service at once with a message naming the bad variable.
+// A bad environment stops a service at once (EX_CONFIG) with a message naming the bad variable.
 function start(
   service: string,
   env: Record<string, string>,
@@ -25,13 +26,13 @@ describe('start-up with a bad environment', () => {
       SERVICE_ROLE_KEY: 'k'.repeat(40),
       INTERNAL_SECRET: 's'.repeat(40),
     });
-    expect(code).toBe(1);
+    expect(code).toBe(EXIT_CONFIG);
     expect(stderr).toBe('api-gateway: Invalid environment: PORT: PORT must be an integer\n');
   });
 
   it('a service exits naming AMQP_URL when it is not an AMQP URL', async () => {
     const { code, stderr } = await start('registry-service', { AMQP_URL: 'http://127.0.0.1:5672' });
-    expect(code).toBe(1);
+    expect(code).toBe(EXIT_CONFIG);
     expect(stderr).toContain(
       'registry-service: Invalid environment: AMQP_URL: AMQP_URL must be an amqp:// or amqps:// URL',
     );
@@ -39,13 +40,13 @@ describe('start-up with a bad environment', () => {
 
   it('the gateway refuses to start in production without its secrets, naming them', async () => {
     const { code, stderr } = await start('api-gateway', { NODE_ENV: 'production' });
-    expect(code).toBe(1);
+    expect(code).toBe(EXIT_CONFIG);
     expect(stderr).toContain('SERVICE_ROLE_KEY, INTERNAL_SECRET must be set in production');
   });
 
   it('a service exits naming LOG_LEVEL when it is not a level', async () => {
     const { code, stderr } = await start('agent-runner', { LOG_LEVEL: 'loud' });
-    expect(code).toBe(1);
+    expect(code).toBe(EXIT_CONFIG);
     expect(stderr).toContain(
       'agent-runner: Invalid environment: LOG_LEVEL: LOG_LEVEL must be one of the following values',
     );

@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config/env';
 import { setupOpenApi } from './docs/openapi';
 import { installMcpFastPath } from './http/mcp-fast-path';
 import { configureRequestPipeline } from './http/request-pipeline';
+import { answerClientErrors, securityHeaders } from './http/security';
 
 /** The gateway's HTTP app, fully configured but not listening (main.ts and tests share it). */
 export async function createGatewayApp(
@@ -19,6 +20,8 @@ export async function createGatewayApp(
   });
   if (options.logs !== false) app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.use(securityHeaders);
+  answerClientErrors(app.getHttpServer());
   configureRequestPipeline(app);
   installMcpFastPath(app);
   setupOpenApi(app, config.publicBaseUrl);

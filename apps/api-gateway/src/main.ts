@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { closeOnSignals } from '@athenic/bootstrap';
+import { closeOnSignals, guardProcess } from '@athenic/bootstrap';
 import { exitOnEnvError } from '@athenic/config';
 import { BusServer } from '@athenic/messaging';
 import { Logger } from 'nestjs-pino';
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     { strategy: new BusServer({ url: config.env.AMQP_URL, owner: 'gateway' }) },
     { inheritAppConfig: true },
   );
+  guardProcess('api-gateway', logger);
   closeOnSignals(app, 'api-gateway', logger);
   // HTTP comes up even while the broker is down, so /health can say so; the bus server joins
   // as soon as RabbitMQ answers.

@@ -6,6 +6,7 @@ import type { DynamicModule, INestMicroservice, LoggerService } from '@nestjs/co
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
+import { guardProcess } from './process-guards';
 import { closeOnSignals } from './shutdown';
 
 export interface BusServiceDefinition<C> {
@@ -55,6 +56,7 @@ export function runBusService<C>(definition: BusServiceDefinition<C>): void {
     });
     const logger: LoggerService = app.get(Logger);
     app.useLogger(logger);
+    guardProcess(service, logger);
     closeOnSignals(app, service, logger);
     await app.init();
     await definition.prepare?.(app);

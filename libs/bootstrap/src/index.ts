@@ -1,3 +1,4 @@
 export * from './bus-service';
 export * from './service-module';
 export * from './shutdown';
+export * from './process-guards';

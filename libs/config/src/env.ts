@@ -64,10 +64,16 @@ function allowPrivateProblem(value: string): string | null {
 }
 
 /** Prints a clear start-up failure and exits; used by every app's main.ts. */
+/**
+ * The exit code of a service refused by its own configuration (sysexits' EX_CONFIG): starting it
+ * again cannot help, so `npm start`'s supervisor (scripts/keep-running.js) does not.
+ */
+export const EXIT_CONFIG = 78;
+
 export function exitOnEnvError(error: unknown, service: string): never {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`${service}: ${message}\n`);
-  process.exit(1);
+  process.exit(EXIT_CONFIG);
 }
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;

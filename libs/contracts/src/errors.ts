@@ -10,13 +10,21 @@ export const ERROR_CODES = {
   forbidden: 403,
   not_found: 404,
   payload_too_large: 413,
+  /** The request's headers exceed what the server reads (Node's 16 KiB by default). */
+  request_header_too_large: 431,
+  /** Too many requests for a limit (docs/security/limits.md); the answer says when to retry. */
+  rate_limited: 429,
   invalid_transition: 409,
   operation_in_progress: 409,
   connection_not_running: 409,
   already_exists: 409,
   idempotency_conflict: 409,
   internal_error: 500,
+  /** A connection's MCP server answered something the platform will not pass on (too large, cut off). */
+  upstream_failed: 502,
   service_unavailable: 503,
+  /** A forwarded request outlived its deadline. */
+  upstream_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -21,6 +21,20 @@ class Outer {
 }
 
 describe('validatePayload', () => {
+  it('refuses a NUL character anywhere, naming where (PostgreSQL would refuse it later)', async () => {
+    expect(await validatePayload(Outer, { name: 'a\u0000b', inner: { count: 1 } })).toEqual({
+      ok: false,
+      errors: ['name contains a NUL character'],
+    });
+    expect(
+      await validatePayload(Outer, { name: 'a', inner: { count: 1, deep: ['x', 'y\u0000'] } }),
+    ).toEqual({ ok: false, errors: ['inner.deep.1 contains a NUL character'] });
+    expect(await validatePayload(Outer, { name: 'a', inner: { 'k\u0000': 1 } })).toEqual({
+      ok: false,
+      errors: ['inner contains a NUL character'],
+    });
+  });
+
   it('accepts a valid payload and returns an instance of the contract class', async () => {
     const result = await validatePayload(Outer, { name: 'a', inner: { count: 1 } });
     expect(result.ok).toBe(true);

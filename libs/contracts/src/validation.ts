@@ -15,6 +15,8 @@ export async function validatePayload<T extends object>(
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, errors: ['payload must be a JSON object'] };
   }
+  const nul = findNul(data);
+  if (nul !== undefined) return { ok: false, errors: [`${nul} contains a NUL character`] };
   const value = plainToInstance(cls as new () => T, data);
   // Contracts have no async rules: the synchronous validator is the same check, with less overhead.
   const errors = validateSync(value, {
@@ -51,4 +53,27 @@ export function formatValidationErrors(errors: ValidationError[], parent = ''): 
     if (error.children?.length) lines.push(...formatValidationErrors(error.children, field));
   }
   return lines;
+}
+
+/**
+ * The first place in a payload holding a NUL character (a key or a string), if any. No contract
+ * allows one, and PostgreSQL refuses them in text and jsonb: caught here, they are a 400 naming
+ * the field, not a failed query. Walked without recursion.
+ */
+export function findNul(data: unknown): string | undefined {
+  const stack: [unknown, string][] = [[data, '']];
+  while (stack.length > 0) {
+    const [item, path] = stack.pop()!;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return path || 'the payload';
+      continue;
+    }
+    if (item === null || typeof item !== 'object') continue;
+    for (const [key, child] of Object.entries(item)) {
+      const at = path ? `${path}.${key}` : key;
+      if (key.includes('\u0000')) return path || 'a field name';
+      stack.push([child, at]);
+    }
+  }
+  return undefined;
 }

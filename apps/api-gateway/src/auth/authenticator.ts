@@ -61,6 +61,7 @@ export class Authenticator {
               kind: 'run',
               accountId: claims.accountId,
               connectionIds: claims.connectionIds,
+              tokenId: digest.toString('hex', 0, 16),
             },
           }
         : { ok: false, reason: 'invalid' };

@@ -24,6 +24,35 @@ export class GatewayEnv extends CommonEnv {
   @MinLength(1)
   DATA_DIR: string = '.data';
 
+  /**
+   * Browser origins allowed on the MCP endpoint, comma-separated (`https://app.example.com`);
+   * the gateway's own public origin always is. A request without Origin (not a browser) passes.
+   */
+  @IsOptional()
+  @Matches(/^\s*https?:\/\/[^\s/,]+\s*(,\s*https?:\/\/[^\s/,]+\s*)*$/, {
+    message:
+      'ALLOWED_ORIGINS must be a comma-separated list of origins such as https://app.example.com',
+  })
+  ALLOWED_ORIGINS?: string = undefined;
+
+  /** Deadline of a request forwarded to a connection's MCP server (until its answer begins). */
+  @IsInt({ message: 'MCP_REQUEST_TIMEOUT_MS must be an integer' })
+  @Min(1000)
+  @Max(3_600_000)
+  MCP_REQUEST_TIMEOUT_MS: number = 300_000;
+
+  /** The largest JSON answer of an MCP server the gateway passes on (streams are not buffered). */
+  @IsInt({ message: 'MCP_RESPONSE_LIMIT_BYTES must be an integer' })
+  @Min(65_536)
+  @Max(1_073_741_824)
+  MCP_RESPONSE_LIMIT_BYTES: number = 16 * 1024 * 1024;
+
+  /** Connections the gateway keeps to each MCP server: one server's streams cannot take another's. */
+  @IsInt({ message: 'MCP_CONNECTIONS_PER_SERVER must be an integer' })
+  @Min(1)
+  @Max(1024)
+  MCP_CONNECTIONS_PER_SERVER: number = 32;
+
   @IsOptional()
   @IsString()
   SERVICE_ROLE_KEY?: string = undefined;
@@ -38,6 +67,8 @@ export interface GatewayConfig {
   publicBaseUrl: string;
   serviceRoleKey: string;
   internalSecret: string;
+  /** Origins a browser may call the MCP endpoint from (ALLOWED_ORIGINS and the public origin). */
+  allowedOrigins: ReadonlySet<string>;
   /** Where development secrets were generated, when they were. */
   secretsFile?: string;
 }
@@ -53,9 +84,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): GatewayConf
     file: path.resolve(env.DATA_DIR, 'secrets.json'),
     provided: { SERVICE_ROLE_KEY: env.SERVICE_ROLE_KEY, INTERNAL_SECRET: env.INTERNAL_SECRET },
   });
+  const publicBaseUrl = (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  const origins = (env.ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
+    .map((o) => new URL(o).origin);
   return {
     env,
-    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    publicBaseUrl,
+    allowedOrigins: new Set([new URL(publicBaseUrl).origin, ...origins]),
     serviceRoleKey: secrets.SERVICE_ROLE_KEY,
     internalSecret: secrets.INTERNAL_SECRET,
     secretsFile: file,

@@ -12,6 +12,8 @@ import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 
 export const REST_BODY_LIMIT_BYTES = 256 * 1024;
+/** How deeply a REST body may nest; deeper is refused before anything walks it recursively. */
+export const REST_BODY_MAX_DEPTH = 32;
 const RAW_BODY = 'athenic:raw-body';
 
 /** Marks a route that reads its body itself (the MCP proxy streams it). */
@@ -36,6 +38,11 @@ export class JsonBodyInterceptor implements NestInterceptor {
     await new Promise<void>((resolve, reject) =>
       this.parse(req, res, (error?: unknown) => (error ? reject(bodyError(error)) : resolve())),
     );
+    if (depthOf(req.body as unknown) > REST_BODY_MAX_DEPTH)
+      throw new DomainError(
+        'validation_failed',
+        `The request body nests deeper than ${REST_BODY_MAX_DEPTH} levels.`,
+      );
     return next.handle();
   }
 }
@@ -55,4 +62,18 @@ function bodyError(error: unknown): DomainError {
     default:
       return new DomainError('validation_failed', 'The request body could not be read.');
   }
+}
+
+/** The nesting depth of a parsed JSON value, walked without recursion (a deep one cannot blow the stack). */
+export function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > REST_BODY_MAX_DEPTH) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }

@@ -3,13 +3,16 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Authenticator } from '../auth/authenticator';
 import { MCP_PATH, McpProxy } from '../mcp/mcp-proxy';
-import { authenticationError, authenticationFailure } from './request-pipeline';
+import { decodePathSegment } from './ids';
+import { authenticationError, authenticationFailure, unexpectedFailure } from './request-pipeline';
 import type { Principal } from './principal';
+import { securityHeaders } from './security';
 
 /**
  * Serves the MCP endpoint ahead of Express and Nest: every MCP message is a request, and the
  * per-request machinery of a web framework costs more than the hop itself. The same steps run
- * in the same order as for any route: correlation id, authentication, then the proxy.
+ * in the same order as for any route: correlation id, security headers, then (after the browser
+ * origin check) authentication and the proxy.
  */
 export function installMcpFastPath(app: NestExpressApplication): void {
   const server: Server = app.getHttpServer();
@@ -31,15 +34,21 @@ export function installMcpFastPath(app: NestExpressApplication): void {
       const id = correlationIdFrom(req.headers[CORRELATION_HEADER]);
       req.id = id;
       res.setHeader(CORRELATION_HEADER, id);
+      securityHeaders(req, res, () => undefined);
+      if (proxy.refusesOrigin(req, res)) return;
       runWithCorrelationId(id, () => {
-        authenticator.authenticate(req.headers.authorization).then(
-          (result) => {
-            if (!result.ok) return authenticationFailure(res, result.reason);
-            req.principal = result.principal;
-            proxy.handle(decodeURIComponent(match[1]), req, res);
-          },
-          (error: unknown) => authenticationError(res, error),
-        );
+        authenticator
+          .authenticate(req.headers.authorization)
+          .then(
+            (result) => {
+              if (!result.ok) return authenticationFailure(res, result.reason);
+              req.principal = result.principal;
+              proxy.handle(decodePathSegment(match[1]), req, res);
+            },
+            (error: unknown) => authenticationError(res, error),
+          )
+          // Whatever else goes wrong answers this request and nothing more.
+          .catch((error: unknown) => unexpectedFailure(res, error));
       });
     },
   );

@@ -5,7 +5,8 @@
 export type Principal =
   | { kind: 'service' }
   | { kind: 'account'; accountId: string; keyId: string }
-  | { kind: 'run'; accountId: string; connectionIds: string[] };
+  /** `tokenId`: a digest of the token, naming this run's token and no other. */
+  | { kind: 'run'; accountId: string; connectionIds: string[]; tokenId: string };
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -3,9 +3,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import type { ServerResponse } from 'node:http';
 import { DomainError } from '@athenic/contracts';
+import { Logger } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator';
 import { errorResponse, sendError } from './error-response';
 import './principal';
+
+const log = new Logger('Http');
 
 /** The only routes served without a key. */
 export const PUBLIC_PATHS = ['/health', '/docs', '/docs-json'];
@@ -45,6 +48,15 @@ const FAILURES = {
     'A run token only opens the MCP endpoints of the connections it names; use an API key here.',
 };
 
+/** A failure nobody expected while serving a request: logged, answered with a 500, survived. */
+export function unexpectedFailure(res: ServerResponse, error: unknown): void {
+  log.error(
+    `Unexpected failure serving a request: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+  if (res.headersSent) return void res.destroy();
+  sendError(res, errorResponse('internal_error', 'Something went wrong on our side; try again.'));
+}
+
 /** The 401 of a missing or bad key. */
 export function authenticationFailure(res: ServerResponse, reason: keyof typeof FAILURES): void {
   sendError(res, errorResponse('unauthorized', FAILURES[reason]), { 'WWW-Authenticate': 'Bearer' });
@@ -60,17 +72,20 @@ function correlation(req: Request, res: Response, next: NextFunction): void {
 export function authenticate(authenticator: Authenticator) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (isPublicPath(req.path)) return next();
-    authenticator.authenticate(req.headers.authorization).then(
-      (result) => {
-        // A run token opens the MCP endpoints of its connections and nothing else.
-        if (result.ok && result.principal.kind !== 'run') {
-          req.principal = result.principal;
-          return next();
-        }
-        if (result.ok) return authenticationFailure(res, 'run-token');
-        authenticationFailure(res, result.reason);
-      },
-      (error: unknown) => authenticationError(res, error),
-    );
+    authenticator
+      .authenticate(req.headers.authorization)
+      .then(
+        (result) => {
+          // A run token opens the MCP endpoints of its connections and nothing else.
+          if (result.ok && result.principal.kind !== 'run') {
+            req.principal = result.principal;
+            return next();
+          }
+          if (result.ok) return authenticationFailure(res, 'run-token');
+          authenticationFailure(res, result.reason);
+        },
+        (error: unknown) => authenticationError(res, error),
+      )
+      .catch((error: unknown) => unexpectedFailure(res, error));
   };
 }

@@ -1,58 +1,68 @@
 import { DomainError } from '@athenic/contracts';
 import { bridgeToken } from '@athenic/platform-crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { performance } from 'node:perf_hooks';
+import { errors as undiciErrors, type Dispatcher, Pool } from 'undici';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { errorResponse, sendError } from '../http/error-response';
-import { requireUuid } from '../http/ids';
+import { echo, requireUuid } from '../http/ids';
 import type { Principal } from '../http/principal';
 import { ActivityRecorder } from './activity';
 import { ConnectionRoutes } from './connection-routes';
+import { type McpMessageSummary, summarizeMcpBody } from './mcp-message-summary';
+import { SessionBinding } from './session-binding';
 
 export const MCP_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+const SESSION_HEADER = 'mcp-session-id';
 const FORWARDED_REQUEST_HEADERS = [
   'content-type',
   'accept',
-  'mcp-session-id',
   'mcp-protocol-version',
   'last-event-id',
 ];
-const FORWARDED_RESPONSE_HEADERS = [
-  'content-type',
-  'mcp-session-id',
-  'cache-control',
-  'www-authenticate',
-  'allow',
-];
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'cache-control', 'www-authenticate', 'allow'];
+const MAX_POOLS = 10_000;
 
 /** The MCP endpoint's path: the connection id and nothing after `/mcp` but a query. */
 export const MCP_PATH = /^\/functions\/v1\/mcp-connections\/([^/?]+)\/mcp\/?(?:\?.*)?$/;
 
+/** One MCP request as the access log sees it. */
+interface AccessRecord extends McpMessageSummary {
+  account: string;
+  connection: string;
+  started: number;
+  stream: boolean;
+}
+
 /**
  * The MCP endpoint of a connection: MCP Streamable HTTP passed through to the connection's
  * bridge, with the platform-held bridge token added. The caller's own key was checked before;
- * here only its ownership of the connection (cached) and the connection's status. Bodies and
- * streams are forwarded as they come, unparsed; a client that goes away cancels nothing.
- * It is served before Express and Nest see the request (see http/mcp-fast-path.ts): this is
- * the platform's hot path.
+ * here the browser origin, its ownership of the connection (cached) and of the MCP session, and
+ * the connection's status. Each connection's server is reached through a pool of its own, so one
+ * connection's streams cannot hold the connections another's messages need; every forwarded
+ * request has a deadline and every buffered answer a size limit (docs/security/limits.md).
+ * Streams are forwarded as they come, with backpressure. One access-log line per request: who,
+ * which connection, the JSON-RPC method and tool, status and duration, never arguments or
+ * results. It is served before Express and Nest see the request (see http/mcp-fast-path.ts):
+ * this is the platform's hot path.
  */
 @Injectable()
-export class McpProxy {
+export class McpProxy implements OnApplicationShutdown {
   private readonly log = new Logger('McpProxy');
-  private readonly agent = new Agent({
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 600_000,
-    connections: 256,
-    pipelining: 1,
-  });
+  private readonly pools = new Map<string, { origin: string; pool: Pool }>();
+  private readonly sessions: SessionBinding;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly routes: ConnectionRoutes,
     private readonly activity: ActivityRecorder,
-  ) {}
+    private readonly accessLog: PinoLogger,
+  ) {
+    this.accessLog.setContext('McpAccess');
+    this.sessions = new SessionBinding(config.internalSecret);
+  }
 
   // Per-connection values derived once, not per message.
   private readonly authorizations = new Map<string, string>();
@@ -79,13 +89,59 @@ export class McpProxy {
     return target;
   }
 
+  /** The connection's own pool of connections to its bridge. */
+  private pool(connectionId: string, origin: string): Pool {
+    const entry = this.pools.get(connectionId);
+    if (entry?.origin === origin) return entry.pool;
+    if (entry) void entry.pool.close().catch(() => undefined);
+    if (!entry && this.pools.size >= MAX_POOLS) {
+      const [oldest, { pool }] = this.pools.entries().next().value!;
+      this.pools.delete(oldest);
+      void pool.close().catch(() => undefined);
+    }
+    const pool = new Pool(origin, {
+      connections: this.config.env.MCP_CONNECTIONS_PER_SERVER,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      keepAliveMaxTimeout: 600_000,
+    });
+    this.pools.set(connectionId, { origin, pool });
+    return pool;
+  }
+
+  /**
+   * A browser page from an origin not allowed is refused before anything else (the MCP
+   * specification's defence against DNS rebinding). No Origin header: not a browser, allowed.
+   */
+  refusesOrigin(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined || this.config.allowedOrigins.has(origin)) return false;
+    sendError(
+      res,
+      errorResponse(
+        'forbidden',
+        `Origin ${echo(origin)} may not call the MCP endpoint; an operator can allow it in ALLOWED_ORIGINS.`,
+      ),
+    );
+    return true;
+  }
+
   /** Serves one request whose principal is known; errors become the API's error body. */
   handle(
     connectionId: string,
     req: IncomingMessage & { principal?: Principal },
     res: ServerResponse,
   ): void {
-    this.proxy(connectionId, req, res).catch((error: unknown) => {
+    const principal = req.principal!;
+    const record: AccessRecord = {
+      account: principal.kind === 'service' ? 'service-role' : principal.accountId,
+      connection: echo(connectionId, 40),
+      rpcMethod: '-',
+      started: performance.now(),
+      stream: false,
+    };
+    res.once('close', () => this.logAccess(req, res, record));
+    this.proxy(connectionId, req, res, record).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (error instanceof DomainError)
         return sendError(res, errorResponse(error.code, error.message));
@@ -97,10 +153,28 @@ export class McpProxy {
     });
   }
 
+  private logAccess(req: IncomingMessage, res: ServerResponse, record: AccessRecord): void {
+    this.accessLog.info(
+      {
+        account: record.account,
+        connection: record.connection,
+        method: req.method,
+        rpc_method: record.rpcMethod,
+        ...(record.tool ? { tool: record.tool } : {}),
+        status: res.statusCode,
+        ...(record.stream ? { stream: true } : {}),
+        ...(res.writableFinished ? {} : { aborted: true }),
+        duration_ms: Math.round((performance.now() - record.started) * 10) / 10,
+      },
+      'mcp request',
+    );
+  }
+
   private async proxy(
     rawId: string,
     req: IncomingMessage & { principal?: Principal },
     res: ServerResponse,
+    record: AccessRecord,
   ): Promise<void> {
     const id = requireUuid(rawId, 'connection');
     if (!['POST', 'GET', 'DELETE'].includes(req.method ?? '')) {
@@ -135,7 +209,6 @@ export class McpProxy {
         `The connection is ${route.status}; it must be mcpRunning to take MCP requests (start it, or wait for it to finish deploying).`,
       );
     }
-    this.activity.touch(id);
 
     const headers: Record<string, string> = {
       authorization: this.bridgeAuthorization(id),
@@ -144,32 +217,42 @@ export class McpProxy {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
+    const clientSession = req.headers[SESSION_HEADER];
+    if (typeof clientSession === 'string') {
+      const upstreamSession = this.sessions.unwrap(clientSession, id, principal);
+      // Another caller's session, or none ever given: the MCP answer for an unknown session.
+      if (!upstreamSession)
+        throw new DomainError(
+          'not_found',
+          'No such MCP session for this caller; start a new one with initialize.',
+        );
+      headers[SESSION_HEADER] = upstreamSession;
+    }
+    const body = req.method === 'POST' ? await readBody(req, MCP_BODY_LIMIT_BYTES) : undefined;
+    if (body) Object.assign(record, summarizeMcpBody(body));
+    this.activity.touch(id);
+
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const deadline = this.config.env.MCP_REQUEST_TIMEOUT_MS;
+    const target = this.target(route.bridge_url);
     let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await this.agent.request({
-        ...this.target(route.bridge_url),
+      upstream = await this.pool(id, target.origin).request({
+        path: target.path,
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        // A declared length was checked above; only a chunked body needs counting on the way.
-        body:
-          req.method !== 'POST'
-            ? undefined
-            : Number.isFinite(declared)
-              ? req
-              : req.pipe(limit(MCP_BODY_LIMIT_BYTES)),
+        body,
         signal: abort.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
+        headersTimeout: deadline,
+        // A GET is the server's stream to the client: quiet for as long as the server is.
+        bodyTimeout: req.method === 'GET' ? 0 : deadline,
       });
     } catch (error) {
       if (abort.signal.aborted) return;
-      if ((error as Error).message === 'payload too large') {
-        return sendError(res, errorResponse('payload_too_large', 'The MCP message exceeds 4 MiB.'));
-      }
+      if (error instanceof undiciErrors.HeadersTimeoutError) throw timeout(deadline);
       this.routes.forget(id);
       throw new DomainError(
         'service_unavailable',
@@ -181,29 +264,63 @@ export class McpProxy {
       const value = upstream.headers[name];
       if (value !== undefined) res.setHeader(name, value as string);
     }
+    const upstreamSession = upstream.headers[SESSION_HEADER];
+    if (typeof upstreamSession === 'string')
+      res.setHeader(SESSION_HEADER, this.sessions.wrap(upstreamSession, id, principal));
     upstream.body.on('error', () => res.destroy());
     if (String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-      // A stream: flushed event by event.
+      // A stream: flushed event by event; pipe() pauses the server's side while the client lags.
+      record.stream = true;
       res.setHeader('x-accel-buffering', 'no');
       res.flushHeaders();
       res.socket?.setNoDelay(true);
       upstream.body.pipe(res);
       return;
     }
-    // A JSON answer: sent whole, headers and body in one write.
-    const body = Buffer.from(await upstream.body.arrayBuffer());
-    res.setHeader('content-length', body.length);
-    res.end(body);
+    // A JSON answer: sent whole, headers and body in one write, up to the limit.
+    const limit = this.config.env.MCP_RESPONSE_LIMIT_BYTES;
+    let answer: Buffer;
+    try {
+      answer = await readBody(upstream.body, limit);
+    } catch (error) {
+      upstream.body.destroy();
+      if (error instanceof undiciErrors.BodyTimeoutError) throw timeout(deadline);
+      if (error instanceof DomainError)
+        throw new DomainError(
+          'upstream_failed',
+          `The MCP server's answer exceeds ${Math.round(limit / 1024 / 1024)} MiB (MCP_RESPONSE_LIMIT_BYTES) and was not passed on.`,
+        );
+      throw error;
+    }
+    res.setHeader('content-length', answer.length);
+    res.end(answer);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
+    this.pools.clear();
   }
 }
 
-/** Passes a body through, failing once it exceeds the limit. */
-function limit(bytes: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      done(seen > bytes ? new Error('payload too large') : null, chunk);
-    },
-  });
+function timeout(deadlineMs: number): DomainError {
+  return new DomainError(
+    'upstream_timeout',
+    `The MCP server did not answer within ${deadlineMs / 1000} s (MCP_REQUEST_TIMEOUT_MS).`,
+  );
+}
+
+/** A whole body, refused (payload_too_large) once it exceeds `limit` bytes. */
+async function readBody(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit)
+      throw new DomainError(
+        'payload_too_large',
+        `The MCP message exceeds ${Math.round(limit / 1024 / 1024)} MiB.`,
+      );
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
