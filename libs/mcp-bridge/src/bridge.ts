@@ -13,20 +13,35 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc';
-import { SseStream } from './sse';
-import { type ExitInfo, type LogStream, StdioChannel, type UpstreamProcess } from './upstream';
+import { type BridgeLimits, formatBytes, resolveLimits } from './limits';
+import { type SseOptions, SseStream } from './sse';
+import {
+  type DroppedLine,
+  type ExitInfo,
+  type LogStream,
+  StdioChannel,
+  type UpstreamProcess,
+} from './upstream';
+
+export { BridgeLimitError, DEFAULT_LIMITS, type BridgeLimits } from './limits';
 
 export const LATEST_PROTOCOL_VERSION = '2025-06-18';
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** A session keeps its last events for clients that reconnect with Last-Event-ID: this many, */
 const EVENT_BUFFER = 200;
+/** and no more than this many characters of them (a server's events may be large). */
+const EVENT_BUFFER_CHARS = 16 * 1024 * 1024;
 
-export interface BridgeOptions {
+/**
+ * The bridge's options. Every limit (limits.ts: maxLineBytes, maxSessions, sessionIdleMs,
+ * sseIdleMs, sseHeartbeatMs, maxSseBufferedBytes, maxBatchMessages) has a default there and may be
+ * given here as a positive integer; anything else throws a BridgeLimitError.
+ */
+export interface BridgeOptions extends Partial<BridgeLimits> {
   /** The bearer token every client must present. */
   token: string;
   onLog?: (stream: LogStream, line: string) => void;
   onExit?: (info: ExitInfo) => void;
-  /** A session with no request and no open stream for this long is dropped. */
-  sessionIdleMs?: number;
 }
 
 export interface BridgeReady {
@@ -39,8 +54,11 @@ interface Session {
   id: string;
   /** Client request id (typed key) to upstream id, for cancellation and duplicate detection. */
   inflight: Map<string, number>;
+  /** The one open server-to-client (GET) stream. */
   stream?: SseStream;
-  events: { id: number; data: unknown }[];
+  /** The last events sent to the session (JSON text), for Last-Event-ID. */
+  events: { id: number; json: string }[];
+  eventChars: number;
   nextEventId: number;
   subscriptions: Set<string>;
   lastSeen: number;
@@ -77,6 +95,7 @@ export class BridgeHttpError extends Error {
  */
 export class McpBridge {
   private readonly channel: StdioChannel;
+  private readonly limits: BridgeLimits;
   private readonly tokenDigest: Buffer;
   private readonly sessions = new Map<string, Session>();
   private readonly pending = new Map<number, Pending>();
@@ -91,15 +110,20 @@ export class McpBridge {
     private readonly upstream: UpstreamProcess,
     private readonly options: BridgeOptions,
   ) {
+    this.limits = resolveLimits(options);
     this.tokenDigest = createHash('sha256').update(options.token).digest();
     this.channel = new StdioChannel(
       upstream,
       (m) => this.fromUpstream(m),
       (stream, line) => options.onLog?.(stream, line),
+      { maxLineBytes: this.limits.maxLineBytes, onDropped: (line) => this.droppedLine(line) },
     );
     void upstream.exited.then((info) => this.upstreamExited(info));
-    const idle = options.sessionIdleMs ?? 30 * 60 * 1000;
-    this.sweeper = setInterval(() => this.dropIdleSessions(idle), Math.min(idle, 60_000));
+    // A session is dropped between sessionIdleMs and sessionIdleMs + 1 min after it went idle.
+    this.sweeper = setInterval(
+      () => this.dropIdleSessions(),
+      Math.min(this.limits.sessionIdleMs, 60_000),
+    );
     this.sweeper.unref();
   }
 
@@ -269,6 +293,11 @@ export class McpBridge {
     const batch = Array.isArray(parsed);
     const raw = batch ? (parsed as unknown[]) : [parsed];
     if (raw.length === 0) throw new BridgeHttpError(400, 'An empty batch is not a message');
+    if (raw.length > this.limits.maxBatchMessages)
+      throw new BridgeHttpError(
+        400,
+        `A batch may hold at most ${this.limits.maxBatchMessages} messages (maxBatchMessages); this one has ${raw.length}`,
+      );
     const messages: JsonRpcMessage[] = [];
     for (const item of raw) {
       const message = asMessage(item);
@@ -296,31 +325,70 @@ export class McpBridge {
     }
     const useSse = requests.some((r) => progressTokenOf(r) !== undefined);
     const responses: JsonRpcResponse[] = [];
+    const upstreamIds: number[] = [];
     let stream: SseStream | undefined;
     let gone = false;
-    res.on('close', () => (gone = true));
+    let outstanding = requests.length;
+    res.on('close', () => {
+      gone = true;
+      // Nobody waits for these answers any more: forget them, so that the session can go idle.
+      // (The server is not told: a dropped connection is not a cancellation.)
+      if (outstanding > 0) for (const id of upstreamIds) this.release(id);
+    });
     const finish = () => {
       if (gone) return;
       if (stream) return stream.end();
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
       res.end(JSON.stringify(batch ? responses : responses[0]));
     };
-    if (useSse) stream = new SseStream(res, { 'mcp-session-id': session.id }, () => (gone = true));
-    let outstanding = requests.length;
+    if (useSse)
+      stream = new SseStream(
+        res,
+        { 'mcp-session-id': session.id },
+        () => undefined,
+        this.sseOptions(),
+      );
     const deliver = (response: JsonRpcResponse) => {
       if (stream) stream.send(response);
       else responses.push(response);
       if (--outstanding === 0) finish();
     };
-    for (const request of requests)
-      this.forwardRequest(session, request, deliver, stream ? (n) => stream!.send(n) : undefined);
+    for (const request of requests) {
+      const id = this.forwardRequest(
+        session,
+        request,
+        deliver,
+        stream ? (n) => stream!.send(n) : undefined,
+      );
+      if (id !== undefined) upstreamIds.push(id);
+    }
+  }
+
+  /** Heartbeats and backpressure for every event stream; the idle timeout only for GET streams. */
+  private sseOptions(idleMs?: number): SseOptions {
+    return {
+      heartbeatMs: this.limits.sseHeartbeatMs,
+      maxBufferedBytes: this.limits.maxSseBufferedBytes,
+      idleMs,
+    };
   }
 
   private initializeSession(request: JsonRpcRequest, res: ServerResponse): void {
+    if (this.sessions.size >= this.limits.maxSessions) {
+      // Sessions past their idle time go first; the sweeper may not have come by yet.
+      this.dropIdleSessions();
+      if (this.sessions.size >= this.limits.maxSessions)
+        throw new BridgeHttpError(
+          429,
+          `Too many sessions: this server allows ${this.limits.maxSessions} at once (maxSessions); end one with DELETE or let an idle one expire`,
+          ERROR.limitExceeded,
+        );
+    }
     const session: Session = {
       id: randomUUID(),
       inflight: new Map(),
       events: [],
+      eventChars: 0,
       nextEventId: 1,
       subscriptions: new Set(),
       lastSeen: Date.now(),
@@ -330,21 +398,23 @@ export class McpBridge {
     res.end(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: this.initializeResult }));
   }
 
+  /** Sends a client's request on; returns its upstream id while an answer is awaited. */
   private forwardRequest(
     session: Session,
     request: JsonRpcRequest,
     deliver: (response: JsonRpcResponse) => void,
     notify?: (notification: JsonRpcNotification) => void,
-  ): void {
+  ): number | undefined {
     const key = keyOf(request.id);
     if (session.inflight.has(key)) {
-      return deliver(
+      deliver(
         errorResponse(
           request.id,
           ERROR.invalidRequest,
           `Request id ${String(request.id)} is already in flight in this session`,
         ),
       );
+      return undefined;
     }
     const upstreamId = this.nextId++;
     const params = request.params ? { ...request.params } : undefined;
@@ -356,7 +426,7 @@ export class McpBridge {
     }
     if (request.method === 'resources/subscribe' || request.method === 'resources/unsubscribe') {
       const handled = this.subscription(session, request, deliver);
-      if (handled) return;
+      if (handled) return undefined;
     }
     session.inflight.set(key, upstreamId);
     this.pending.set(upstreamId, {
@@ -375,7 +445,9 @@ export class McpBridge {
       })
     ) {
       this.settle(upstreamId, errorResponse(upstreamId, ERROR.serverGone, this.exitText()));
+      return undefined;
     }
+    return upstreamId;
   }
 
   /**
@@ -422,6 +494,12 @@ export class McpBridge {
           method: 'notifications/cancelled',
           params: { ...notification.params, requestId: upstreamId },
         });
+        // A server that honours the cancellation never answers (the MCP SDK's do not): end the
+        // request here, or it would hold its POST and keep the session from ever going idle.
+        this.settle(
+          upstreamId,
+          errorResponse(upstreamId, ERROR.requestCancelled, 'The request was cancelled'),
+        );
         return;
       }
       default:
@@ -434,16 +512,35 @@ export class McpBridge {
       throw new BridgeHttpError(406, 'Not Acceptable: the client must accept text/event-stream');
     }
     const session = this.session(req, true);
-    // A reconnect replaces the old stream; it does not touch the server process.
-    session.stream?.end();
-    const stream = new SseStream(res, { 'mcp-session-id': session.id }, () => {
-      if (session.stream === stream) session.stream = undefined;
-    });
+    // One server-to-client stream per session, as the MCP spec allows: a second one while the first
+    // is open is refused (409), not swapped in, so that no client can make streams pile up. A
+    // client whose stream broke reconnects once the bridge has seen it close; the bridge closes
+    // streams that idle (sseIdleMs) or that their client stops reading (maxSseBufferedBytes).
+    if (session.stream && !session.stream.closed)
+      throw new BridgeHttpError(
+        409,
+        'Conflict: this session already has an open event stream (one per session)',
+        ERROR.limitExceeded,
+      );
+    const stream = new SseStream(
+      res,
+      { 'mcp-session-id': session.id },
+      (reason) => {
+        if (session.stream === stream) session.stream = undefined;
+        // The session's idle time starts when its stream ends.
+        session.lastSeen = Date.now();
+        if (reason === 'overflow')
+          this.log(
+            `Closed the event stream of session ${session.id.slice(0, 8)}…: its client was not reading (over ${formatBytes(this.limits.maxSseBufferedBytes)} waiting); it may reconnect with Last-Event-ID`,
+          );
+      },
+      this.sseOptions(this.limits.sseIdleMs),
+    );
     session.stream = stream;
     const lastEventId = Number(req.headers['last-event-id']);
     if (Number.isFinite(lastEventId)) {
       for (const event of session.events)
-        if (event.id > lastEventId) stream.send(event.data, String(event.id));
+        if (event.id > lastEventId) stream.sendJson(event.json, String(event.id));
     }
   }
 
@@ -480,8 +577,8 @@ export class McpBridge {
     session.stream?.end();
   }
 
-  private dropIdleSessions(idleMs: number): void {
-    const cutoff = Date.now() - idleMs;
+  private dropIdleSessions(): void {
+    const cutoff = Date.now() - this.limits.sessionIdleMs;
     for (const session of [...this.sessions.values()]) {
       if (session.lastSeen < cutoff && !session.stream && session.inflight.size === 0)
         this.endSession(session);
@@ -500,13 +597,67 @@ export class McpBridge {
   }
 
   private settle(upstreamId: number, response: JsonRpcResponse): void {
+    const pending = this.release(upstreamId);
+    pending?.deliver({ ...response, id: pending.clientId ?? response.id });
+  }
+
+  /** Stops waiting for an answer (what arrives later is ignored); returns who was waiting. */
+  private release(upstreamId: number): Pending | undefined {
     const pending = this.pending.get(upstreamId);
-    if (!pending) return;
+    if (!pending) return undefined;
     this.pending.delete(upstreamId);
     if (pending.clientProgressToken !== undefined) this.progressRoutes.delete(`p${upstreamId}`);
     if (pending.session && pending.clientId !== undefined)
       pending.session.inflight.delete(keyOf(pending.clientId));
-    pending.deliver({ ...response, id: pending.clientId ?? response.id });
+    return pending;
+  }
+
+  /**
+   * A stdout line over maxLineBytes, dropped as it streamed. A response gets its request answered
+   * with an error (messageTooLarge) so that nobody waits for it; a request from the server is
+   * refused like any other; anything else is only logged.
+   */
+  private droppedLine(line: DroppedLine): void {
+    const limit = formatBytes(this.limits.maxLineBytes);
+    const size = formatBytes(line.bytes);
+    if (line.method !== undefined) {
+      const kind = line.id === undefined ? 'notification' : 'request';
+      this.log(
+        `Dropped a ${size} ${kind} (${line.method}) from the server: over the ${limit} line limit`,
+      );
+      if (line.id !== undefined)
+        this.channel.send(
+          errorResponse(
+            line.id,
+            ERROR.messageTooLarge,
+            `The request exceeded the bridge's ${limit} line limit and was dropped`,
+          ),
+        );
+      return;
+    }
+    if (typeof line.id === 'number' && this.pending.has(line.id)) {
+      this.log(
+        `Dropped the server's ${size} response to request ${line.id}: over the ${limit} line limit; the request was answered with an error`,
+      );
+      this.settle(
+        line.id,
+        errorResponse(
+          line.id,
+          ERROR.messageTooLarge,
+          `The server's response exceeded the ${limit} line limit and was dropped`,
+        ),
+      );
+      return;
+    }
+    this.log(
+      line.id === undefined
+        ? `Dropped a ${size} line from the server's stdout: over the ${limit} line limit, and no request id could be found in it`
+        : `Dropped a ${size} line from the server's stdout: over the ${limit} line limit (id ${JSON.stringify(line.id)}, which no request awaits)`,
+    );
+  }
+
+  private log(line: string): void {
+    this.options.onLog?.('system', line);
   }
 
   private requestFromServer(request: JsonRpcRequest): void {
@@ -535,24 +686,31 @@ export class McpBridge {
         params: { ...params, progressToken: pending.clientProgressToken },
       };
       if (pending.notify) pending.notify(restored);
-      else this.toSession(pending.session, restored);
+      else this.toSession(pending.session, JSON.stringify(restored));
       return;
     }
     if (notification.method === 'notifications/cancelled') return;
+    // Serialized once, however many sessions it goes to.
+    const json = JSON.stringify(notification);
     if (notification.method === 'notifications/resources/updated') {
       for (const session of this.subscribers.get(String(params.uri)) ?? [])
-        this.toSession(session, notification);
+        this.toSession(session, json);
       return;
     }
     // list_changed, logging messages and the rest concern every session.
-    for (const session of this.sessions.values()) this.toSession(session, notification);
+    for (const session of this.sessions.values()) this.toSession(session, json);
   }
 
-  private toSession(session: Session, message: JsonRpcMessage): void {
+  private toSession(session: Session, json: string): void {
     const id = session.nextEventId++;
-    session.events.push({ id, data: message });
-    if (session.events.length > EVENT_BUFFER) session.events.shift();
-    session.stream?.send(message, String(id));
+    session.events.push({ id, json });
+    session.eventChars += json.length;
+    while (
+      session.events.length > EVENT_BUFFER ||
+      (session.eventChars > EVENT_BUFFER_CHARS && session.events.length > 1)
+    )
+      session.eventChars -= session.events.shift()!.json.length;
+    session.stream?.sendJson(json, String(id));
   }
 
   private upstreamExited(info: ExitInfo): void {

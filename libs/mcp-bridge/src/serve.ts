@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { McpBridge } from './bridge';
 import { ChildUpstream } from './child-upstream';
+import { MAX_LINE_BYTES_CEILING, MAX_LINE_BYTES_ENV, positiveIntegerFromEnv } from './limits';
 import { BRIDGE_LINE, SANDBOX_ROOT_TOKEN } from './serve-protocol';
 
 /**
@@ -15,6 +16,8 @@ import { BRIDGE_LINE, SANDBOX_ROOT_TOKEN } from './serve-protocol';
  * when the server ended; the server's stderr passes through to its own. The server gets the
  * environment without the bridge's own variables, `@ATHENIC_ROOT@` in its arguments and environment
  * replaced by the absolute path of the working dir's parent. SIGTERM stops the server and then the bridge.
+ * `MCP_MAX_LINE_BYTES` (a positive integer, default 8 MiB) bounds a line of the server's output
+ * (limits.ts, maxLineBytes); it is the bridge's own and not passed to the server.
  */
 function report(kind: keyof typeof BRIDGE_LINE, body: unknown): void {
   process.stdout.write(`${BRIDGE_LINE[kind]} ${JSON.stringify(body)}\n`);
@@ -25,6 +28,13 @@ async function main(): Promise<void> {
   const port = Number(process.env.ATHENIC_BRIDGE_PORT ?? '0');
   const startTimeoutMs = Number(process.env.ATHENIC_BRIDGE_START_TIMEOUT_MS ?? '60000');
   const command = process.env.ATHENIC_SERVER_COMMAND ?? '';
+  let maxLineBytes: number | undefined;
+  try {
+    maxLineBytes = positiveIntegerFromEnv(process.env, MAX_LINE_BYTES_ENV, MAX_LINE_BYTES_CEILING);
+  } catch (error) {
+    report('failed', { message: error instanceof Error ? error.message : String(error) });
+    process.exit(2);
+  }
   const root = path.resolve(process.cwd(), '..');
   const expand = (value: string) => value.replaceAll(SANDBOX_ROOT_TOKEN, root);
   let args: string[] = [];
@@ -44,13 +54,15 @@ async function main(): Promise<void> {
     if (
       value !== undefined &&
       !name.startsWith('ATHENIC_BRIDGE_') &&
-      !name.startsWith('ATHENIC_SERVER_')
+      !name.startsWith('ATHENIC_SERVER_') &&
+      name !== MAX_LINE_BYTES_ENV
     )
       env[name] = expand(value);
   }
   const upstream = ChildUpstream.spawn(command, args, { cwd: process.cwd(), env });
   const bridge = new McpBridge(upstream, {
     token,
+    maxLineBytes,
     onLog: (stream, line) => {
       if (stream === 'stderr') process.stderr.write(`${line}\n`);
     },

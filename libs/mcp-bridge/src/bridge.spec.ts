@@ -1,0 +1,410 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { BridgeLimitError, type BridgeOptions, McpBridge } from './bridge';
+import {
+  ERROR,
+  isNotification,
+  isRequest,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc';
+import type { ExitInfo, LogStream, UpstreamProcess } from './upstream';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const TOKEN = 'bridge-spec-token-0123456789abcdef';
+
+/**
+ * An MCP server on real pipes, driven by the test: it answers the handshake, `ping` and the tools
+ * `echo` (its text back) and `huge` (a response of `bytes` bytes, written 64 KiB at a time as a
+ * real server's pipe would carry it); `hang` is never answered. Writes go out one whole message
+ * after another, as a real server's do.
+ */
+class FakeServer implements UpstreamProcess {
+  readonly stdin = new PassThrough();
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  readonly exited: Promise<ExitInfo>;
+  readonly received: JsonRpcMessage[] = [];
+  /** Resolves when `huge` has started writing its response. */
+  hugeStarted: Promise<void>;
+  private startedHuge!: () => void;
+  private exit!: (info: ExitInfo) => void;
+  private queue: Promise<void> = Promise.resolve();
+  private rest = '';
+
+  constructor() {
+    this.exited = new Promise((resolve) => (this.exit = resolve));
+    this.hugeStarted = new Promise((resolve) => (this.startedHuge = resolve));
+    this.stdin.setEncoding('utf8');
+    this.stdin.on('data', (chunk: string) => {
+      const lines = (this.rest + chunk).split('\n');
+      this.rest = lines.pop()!;
+      for (const line of lines) this.handle(JSON.parse(line) as JsonRpcMessage);
+    });
+  }
+
+  stop(): Promise<ExitInfo> {
+    this.exit({ code: 0, signal: null });
+    return this.exited;
+  }
+
+  send(message: JsonRpcMessage): Promise<void> {
+    return this.write([`${JSON.stringify(message)}\n`]);
+  }
+
+  /** One line of `start`, `bytes` of filler and `end`, in 64 KiB pieces. */
+  sendLong(start: string, bytes: number, end: string): Promise<void> {
+    const chunk = 'x'.repeat(64 * KiB);
+    const pieces = [start];
+    for (let sent = 0; sent < bytes; sent += chunk.length)
+      pieces.push(sent + chunk.length <= bytes ? chunk : chunk.slice(0, bytes - sent));
+    pieces.push(`${end}\n`);
+    return this.write(pieces, () => this.startedHuge());
+  }
+
+  private write(pieces: string[], started?: () => void): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      started?.();
+      for (const piece of pieces) {
+        if (!this.stdout.write(piece)) await once(this.stdout, 'drain');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    return this.queue;
+  }
+
+  private handle(message: JsonRpcMessage): void {
+    this.received.push(message);
+    if (!isRequest(message)) return;
+    const answer = (result: unknown) =>
+      void this.send({ jsonrpc: '2.0', id: message.id, result } as JsonRpcResponse);
+    switch (message.method) {
+      case 'initialize':
+        return answer({
+          protocolVersion: '2025-06-18',
+          capabilities: { tools: {} },
+          serverInfo: { name: 'fake', version: '1.0.0' },
+        });
+      case 'tools/list':
+        return answer({ tools: [{ name: 'echo', inputSchema: { type: 'object' } }] });
+      case 'ping':
+        return answer({});
+      case 'tools/call':
+        return this.call(message);
+      default:
+        return answer({});
+    }
+  }
+
+  private call(request: JsonRpcRequest): void {
+    const params = request.params as { name: string; arguments?: Record<string, unknown> };
+    if (params.name === 'echo')
+      void this.send({
+        jsonrpc: '2.0',
+        id: request.id,
+        result: { content: [{ type: 'text', text: params.arguments?.text }] },
+      } as JsonRpcResponse);
+    if (params.name === 'huge')
+      // As the MCP SDK writes a response: result first, then jsonrpc and id.
+      void this.sendLong(
+        '{"result":{"content":[{"type":"text","text":"',
+        Number(params.arguments?.bytes),
+        `"}]},"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`,
+      );
+  }
+}
+
+interface Harness {
+  server: FakeServer;
+  bridge: McpBridge;
+  url: string;
+  logs: { stream: LogStream; line: string }[];
+  http: Server;
+}
+
+const harnesses: Harness[] = [];
+
+async function start(options: Partial<BridgeOptions> = {}): Promise<Harness> {
+  const server = new FakeServer();
+  const logs: Harness['logs'] = [];
+  const bridge = new McpBridge(server, {
+    token: TOKEN,
+    onLog: (stream, line) => logs.push({ stream, line }),
+    ...options,
+  });
+  await bridge.start(10_000);
+  const http = createServer((req, res) => bridge.handle(req, res));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  const harness = { server, bridge, url: `http://127.0.0.1:${port}/mcp`, logs, http };
+  harnesses.push(harness);
+  return harness;
+}
+
+afterEach(async () => {
+  for (const h of harnesses.splice(0)) {
+    h.http.closeAllConnections();
+    h.http.close();
+    await h.bridge.close(100);
+  }
+});
+
+const headers = (session?: string): Record<string, string> => ({
+  authorization: `Bearer ${TOKEN}`,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  ...(session ? { 'mcp-session-id': session } : {}),
+});
+
+async function post(url: string, body: unknown, session?: string, signal?: AbortSignal) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: headers(session),
+    body: JSON.stringify(body),
+    signal,
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    session: res.headers.get('mcp-session-id') ?? undefined,
+    body: (text ? JSON.parse(text) : undefined) as JsonRpcResponse & JsonRpcResponse[],
+  };
+}
+
+async function initialize(url: string): Promise<string> {
+  const res = await post(url, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't' } },
+  });
+  expect(res.status).toBe(200);
+  return res.session!;
+}
+
+const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
+
+/** Waits for a condition the bridge reaches by itself (a timer of its own); the test's timeout bounds it. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** A GET event stream opened with node:http, left unread until the test reads it. */
+function openStream(url: string, session: string, lastEventId?: number): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'GET',
+      headers: {
+        ...headers(session),
+        accept: 'text/event-stream',
+        ...(lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) }),
+      },
+    });
+    req.on('response', resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  let text = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res) text += chunk as string;
+  return text;
+}
+
+describe('McpBridge against a hostile server and hostile clients', () => {
+  it("answers a request whose response is over the line limit with an error, and another session's request as usual", async () => {
+    const { server, url, logs, bridge } = await start({ maxLineBytes: MiB });
+    const [a, b] = [await initialize(url), await initialize(url)];
+    const huge = post(url, call(1, 'huge', { bytes: 5 * MiB }), a);
+    await server.hugeStarted;
+    const normal = post(url, call(1, 'echo', { text: 'still here' }), b);
+    const [hugeRes, normalRes] = await Promise.all([huge, normal]);
+    expect(hugeRes.status).toBe(200);
+    expect(hugeRes.body.id).toBe(1);
+    expect(hugeRes.body.error?.code).toBe(ERROR.messageTooLarge);
+    expect(hugeRes.body.error?.message).toContain('1 MiB line limit');
+    expect(normalRes.body).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      result: { content: [{ type: 'text', text: 'still here' }] },
+    });
+    expect(logs.filter((l) => l.stream === 'system').map((l) => l.line)).toEqual([
+      expect.stringContaining("Dropped the server's 5 MiB response to request"),
+    ]);
+    // The session that got the error goes on working too.
+    expect((await post(url, call(2, 'echo', { text: 'again' }), a)).body.result).toBeDefined();
+    expect(await bridge.ping(5000)).toBeGreaterThan(0);
+  });
+
+  it('logs a dropped line it cannot tie to a request, and refuses an oversized request from the server', async () => {
+    const { server, url, logs } = await start({ maxLineBytes: 64 * KiB });
+    await server.sendLong('{"result":{"text":"', 256 * KiB, '"}}');
+    await server.sendLong(
+      '{"method":"sampling/createMessage","params":{"text":"',
+      256 * KiB,
+      '"},"jsonrpc":"2.0","id":"s1"}',
+    );
+    const session = await initialize(url);
+    expect((await post(url, { jsonrpc: '2.0', id: 5, method: 'ping' }, session)).body).toEqual({
+      jsonrpc: '2.0',
+      id: 5,
+      result: {},
+    });
+    const system = logs.filter((l) => l.stream === 'system').map((l) => l.line);
+    expect(system).toEqual([
+      expect.stringContaining('no request id could be found in it'),
+      expect.stringContaining('request (sampling/createMessage)'),
+    ]);
+    const refusal = server.received.find(
+      (m): m is JsonRpcResponse => !('method' in m) && (m as JsonRpcResponse).id === 's1',
+    );
+    expect(refusal?.error?.code).toBe(ERROR.messageTooLarge);
+  });
+
+  it('refuses a session beyond maxSessions with 429, and takes one again once a session ends', async () => {
+    const { url } = await start({ maxSessions: 2 });
+    const first = await initialize(url);
+    await initialize(url);
+    const refused = await post(url, {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't' } },
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error?.code).toBe(ERROR.limitExceeded);
+    expect(refused.body.error?.message).toContain('allows 2 at once (maxSessions)');
+    const deleted = await fetch(url, { method: 'DELETE', headers: headers(first) });
+    expect(deleted.status).toBe(200);
+    await initialize(url);
+  });
+
+  it('drops idle sessions, also those whose client went away or cancelled while the server never answered', async () => {
+    const { server, url, bridge } = await start({ sessionIdleMs: 500 });
+    const [plain, abandoned, cancelled] = [
+      await initialize(url),
+      await initialize(url),
+      await initialize(url),
+    ];
+    // A request the server never answers, whose client gives up and goes away.
+    const abort = new AbortController();
+    const gone = post(url, call(1, 'hang'), abandoned, abort.signal);
+    await until(() => server.received.some((m) => isRequest(m) && m.params?.name === 'hang'));
+    abort.abort();
+    await expect(gone).rejects.toThrow();
+    // Another, that the client cancels: the bridge ends its POST with an error.
+    const hung = post(url, call(7, 'hang'), cancelled);
+    await until(
+      () => server.received.filter((m) => isRequest(m) && m.params?.name === 'hang').length === 2,
+    );
+    const cancel = await post(
+      url,
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } },
+      cancelled,
+    );
+    expect(cancel.status).toBe(202);
+    expect((await hung).body.error?.code).toBe(ERROR.requestCancelled);
+    const forwarded = server.received
+      .filter(isNotification)
+      .find((m) => m.method === 'notifications/cancelled');
+    expect(forwarded?.params?.requestId).toEqual(expect.any(Number));
+    await until(() => bridge.sessionCount === 0);
+    for (const session of [plain, abandoned, cancelled])
+      expect((await post(url, { jsonrpc: '2.0', id: 1, method: 'ping' }, session)).status).toBe(
+        404,
+      );
+  });
+
+  it('allows one event stream per session: a second GET while it is open is 409', async () => {
+    const { url } = await start();
+    const session = await initialize(url);
+    const other = await initialize(url);
+    const open = await openStream(url, session);
+    expect(open.statusCode).toBe(200);
+    const second = await openStream(url, session);
+    expect(second.statusCode).toBe(409);
+    const body = JSON.parse(await readAll(second)) as JsonRpcResponse;
+    expect(body.error?.code).toBe(ERROR.limitExceeded);
+    // Another session has its own.
+    const theirs = await openStream(url, other);
+    expect(theirs.statusCode).toBe(200);
+    open.destroy();
+    theirs.destroy();
+  });
+
+  it('ends an event stream with nothing to send after sseIdleMs, whatever heartbeats went out', async () => {
+    const { url } = await start({ sseIdleMs: 200, sseHeartbeatMs: 10 });
+    const session = await initialize(url);
+    const stream = await openStream(url, session);
+    expect(stream.statusCode).toBe(200);
+    const text = await readAll(stream);
+    expect(text).toContain(': ping\n\n');
+    expect(text).not.toContain('event: message');
+    // The stream is over, so the session may open another.
+    const next = await openStream(url, session);
+    expect(next.statusCode).toBe(200);
+    next.destroy();
+  });
+
+  it('refuses a batch over maxBatchMessages with 400 and -32600', async () => {
+    const { url } = await start({ maxBatchMessages: 3 });
+    const session = await initialize(url);
+    const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
+    const refused = await post(url, [ping(1), ping(2), ping(3), ping(4)], session);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error?.code).toBe(ERROR.invalidRequest);
+    expect(refused.body.error?.message).toContain('at most 3 messages');
+    const accepted = await post(url, [ping(1), ping(2), ping(3)], session);
+    expect(accepted.status).toBe(200);
+    expect(accepted.body.map((r) => r.id)).toEqual([1, 2, 3]);
+  });
+
+  it('closes the event stream of a client that does not read, which may then resume with Last-Event-ID', async () => {
+    const { server, url, logs } = await start({ maxSseBufferedBytes: 256 * KiB });
+    const session = await initialize(url);
+    const stream = await openStream(url, session);
+    expect(stream.statusCode).toBe(200);
+    stream.pause();
+    const closed = () => logs.some((l) => l.line.includes('its client was not reading'));
+    const payload = 'y'.repeat(64 * KiB);
+    let sent = 0;
+    while (!closed()) {
+      await server.send({
+        jsonrpc: '2.0',
+        method: 'notifications/message',
+        params: { level: 'info', data: `${sent++} ${payload}` },
+      });
+      // The bridge would otherwise hold this many events of the stream (and no more).
+      expect(sent).toBeLessThan(5000);
+    }
+    stream.destroy();
+    const resumed = await openStream(url, session, sent - 2);
+    expect(resumed.statusCode).toBe(200);
+    resumed.setEncoding('utf8');
+    let replay = '';
+    for await (const chunk of resumed) {
+      replay += chunk as string;
+      if (replay.includes(`id: ${sent}\n`)) break;
+    }
+    expect(replay).toContain(`id: ${sent - 1}\n`);
+    expect(replay).not.toContain(`id: ${sent - 2}\n`);
+    resumed.destroy();
+  });
+
+  it('refuses limits that are not positive integers', () => {
+    const server = new FakeServer();
+    expect(() => new McpBridge(server, { token: TOKEN, maxSessions: 0 })).toThrow(BridgeLimitError);
+    void server.stop();
+  });
+});
