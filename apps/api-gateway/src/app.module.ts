@@ -24,6 +24,7 @@ import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
 import { ConnectionRouteListener, ConnectionRoutes } from './mcp/connection-routes';
 import { McpProxy } from './mcp/mcp-proxy';
+import { RateLimits } from './limits/rate-limits';
 
 @Module({})
 export class AppModule {
@@ -71,6 +72,7 @@ export class AppModule {
         ConnectionRoutes,
         ActivityRecorder,
         McpProxy,
+        RateLimits,
       ],
     };
   }

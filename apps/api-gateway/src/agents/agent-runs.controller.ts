@@ -5,6 +5,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { accountFor, ownerFilter } from '../auth/account-scope';
 import { requireUuid } from '../http/ids';
+import { RateLimits } from '../limits/rate-limits';
 import { actorOf } from '../http/principal';
 import { StartRunBody } from './agents.dto';
 
@@ -12,7 +13,10 @@ import { StartRunBody } from './agents.dto';
 @ApiBearerAuth()
 @Controller('functions/v1/agent-runs')
 export class AgentRunsController {
-  constructor(private readonly bus: BusClient) {}
+  constructor(
+    private readonly bus: BusClient,
+    private readonly limits: RateLimits,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -20,9 +24,11 @@ export class AgentRunsController {
     summary:
       "Starts an agent run over the account's MCP connections; 503 when no model is configured.",
   })
-  start(@Body() body: StartRunBody, @Req() req: Request): Promise<RunAccepted> {
+  async start(@Body() body: StartRunBody, @Req() req: Request): Promise<RunAccepted> {
+    const accountId = accountFor(req.principal, body.account_id);
+    await this.limits.enforce('agentRuns', accountId, 'agent runs');
     return this.bus.send(AgentRunStart, {
-      account_id: accountFor(req.principal, body.account_id),
+      account_id: accountId,
       messages: body.messages,
       connection_ids: body.connection_ids,
       model: body.model,

@@ -53,6 +53,37 @@ export class GatewayEnv extends CommonEnv {
   @Max(1024)
   MCP_CONNECTIONS_PER_SERVER: number = 32;
 
+  /** Where rate-limit counters live so every gateway replica shares them; unset: in process. */
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string = undefined;
+
+  /** Prefix of the gateway's keys in Redis (several platforms may share one Redis). */
+  @Matches(/^[A-Za-z0-9:_-]{0,64}$/, {
+    message: 'REDIS_KEY_PREFIX must be up to 64 of [A-Za-z0-9:_-]',
+  })
+  REDIS_KEY_PREFIX: string = 'athenic:';
+
+  /** REST and MCP requests per account per minute (the service role is not limited). */
+  @IsInt({ message: 'RATE_LIMIT_REQUESTS_PER_MINUTE must be an integer' })
+  @Min(1)
+  RATE_LIMIT_REQUESTS_PER_MINUTE: number = 6000;
+
+  /** Failed authentications per source address per minute; then the address waits. */
+  @IsInt({ message: 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE must be an integer' })
+  @Min(1)
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: number = 30;
+
+  /** Installs per account per minute. */
+  @IsInt({ message: 'RATE_LIMIT_INSTALLS_PER_MINUTE must be an integer' })
+  @Min(1)
+  RATE_LIMIT_INSTALLS_PER_MINUTE: number = 30;
+
+  /** Agent runs started per account per minute. */
+  @IsInt({ message: 'RATE_LIMIT_AGENT_RUNS_PER_MINUTE must be an integer' })
+  @Min(1)
+  RATE_LIMIT_AGENT_RUNS_PER_MINUTE: number = 20;
+
   @IsOptional()
   @IsString()
   SERVICE_ROLE_KEY?: string = undefined;

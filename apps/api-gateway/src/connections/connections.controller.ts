@@ -37,6 +37,7 @@ import { accountFor, ownerFilter } from '../auth/account-scope';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { CredentialSealer } from '../credentials/credential-sealer';
 import { requireUuid } from '../http/ids';
+import { RateLimits } from '../limits/rate-limits';
 import { actorOf } from '../http/principal';
 import { AgentConfigQuery } from '../agents/agents.dto';
 import { withMcpUrl } from './connection-response';
@@ -56,6 +57,7 @@ export class ConnectionsController {
     private readonly bus: BusClient,
     private readonly sealer: CredentialSealer,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly limits: RateLimits,
   ) {
     this.agentConfigs = new McpServersConfigBuilder(
       bus,
@@ -84,6 +86,7 @@ export class ConnectionsController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<ConnectionResponse> {
     const accountId = accountFor(req.principal, body.account_id);
+    await this.limits.enforce('installs', accountId, 'installs');
     const sealed = await this.sealer.sealAll(body.provided_credential_schema);
     const key = idempotencyKey?.trim() || undefined;
     const reply = await this.bus.send(SandboxConnectionInstall, {

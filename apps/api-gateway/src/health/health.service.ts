@@ -25,6 +25,8 @@ export interface PlatformHealth {
 
 const SERVICE_QUERIES = [RegistryHealthGet, CredentialHealthGet, SandboxHealthGet, AgentHealthGet];
 const SERVICE_TIMEOUT_MS = 2000;
+/** /health needs no key: its answer is shared for this long, so callers cannot fan out work. */
+export const HEALTH_CACHE_MS = 2000;
 
 @Injectable()
 export class HealthService {
@@ -33,8 +35,20 @@ export class HealthService {
     private readonly postgres: PostgresProbe,
   ) {}
 
+  private latest: { at: number; result: Promise<PlatformHealth> } | undefined;
+
+  /**
+   * The platform's health as of at most two seconds ago: however many callers ask, the
+   * dependencies and services are asked once per period (concurrent callers share one check).
+   */
+  check(now = Date.now()): Promise<PlatformHealth> {
+    if (!this.latest || now - this.latest.at >= HEALTH_CACHE_MS)
+      this.latest = { at: now, result: this.checkNow() };
+    return this.latest.result;
+  }
+
   /** Every dependency and service, asked in parallel; each answer or failure is named. */
-  async check(): Promise<PlatformHealth> {
+  private async checkNow(): Promise<PlatformHealth> {
     const [postgres, ...services] = await Promise.all([
       this.postgres.check(),
       ...SERVICE_QUERIES.map((query) => this.askService(query)),

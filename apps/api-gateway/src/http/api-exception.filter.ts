@@ -8,6 +8,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import { RateLimitedError } from '../limits/rate-limits';
 import { type ErrorResponse, errorResponse, sendError } from './error-response';
 
 /**
@@ -21,7 +22,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
-    sendError(res, this.toBody(exception));
+    sendError(
+      res,
+      this.toBody(exception),
+      exception instanceof RateLimitedError ? { 'retry-after': String(exception.retryAfterS) } : {},
+    );
   }
 
   private toBody(exception: unknown): ErrorResponse {

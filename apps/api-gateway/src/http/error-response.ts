@@ -32,3 +32,8 @@ export function sendError(
   });
   res.end(json);
 }
+
+/** A limit was reached: the 429 says so and, in `Retry-After`, when to try again. */
+export function sendRateLimited(res: ServerResponse, retryAfterS: number, message: string): void {
+  sendError(res, errorResponse('rate_limited', message), { 'retry-after': String(retryAfterS) });
+}

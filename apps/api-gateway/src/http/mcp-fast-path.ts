@@ -2,9 +2,10 @@ import { CORRELATION_HEADER, correlationIdFrom, runWithCorrelationId } from '@at
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Authenticator } from '../auth/authenticator';
+import { RateLimits } from '../limits/rate-limits';
 import { MCP_PATH, McpProxy } from '../mcp/mcp-proxy';
 import { decodePathSegment } from './ids';
-import { authenticationError, authenticationFailure, unexpectedFailure } from './request-pipeline';
+import { Admission } from './request-pipeline';
 import type { Principal } from './principal';
 import { securityHeaders } from './security';
 
@@ -16,7 +17,7 @@ import { securityHeaders } from './security';
  */
 export function installMcpFastPath(app: NestExpressApplication): void {
   const server: Server = app.getHttpServer();
-  const authenticator = app.get(Authenticator);
+  const admission = new Admission(app.get(Authenticator), app.get(RateLimits));
   const proxy = app.get(McpProxy);
   const others = server.listeners('request') as ((
     req: IncomingMessage,
@@ -36,20 +37,12 @@ export function installMcpFastPath(app: NestExpressApplication): void {
       res.setHeader(CORRELATION_HEADER, id);
       securityHeaders(req, res, () => undefined);
       if (proxy.refusesOrigin(req, res)) return;
-      runWithCorrelationId(id, () => {
-        authenticator
-          .authenticate(req.headers.authorization)
-          .then(
-            (result) => {
-              if (!result.ok) return authenticationFailure(res, result.reason);
-              req.principal = result.principal;
-              proxy.handle(decodePathSegment(match[1]), req, res);
-            },
-            (error: unknown) => authenticationError(res, error),
-          )
-          // Whatever else goes wrong answers this request and nothing more.
-          .catch((error: unknown) => unexpectedFailure(res, error));
-      });
+      runWithCorrelationId(id, () =>
+        admission.admit(req, res, true, (principal) => {
+          req.principal = principal;
+          proxy.handle(decodePathSegment(match[1]), req, res);
+        }),
+      );
     },
   );
 }

@@ -1,12 +1,13 @@
 import { CORRELATION_HEADER, correlationIdFrom, runWithCorrelationId } from '@athenic/logging';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DomainError } from '@athenic/contracts';
 import { Logger } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator';
-import { errorResponse, sendError } from './error-response';
-import './principal';
+import { RateLimits } from '../limits/rate-limits';
+import { errorResponse, sendError, sendRateLimited } from './error-response';
+import type { Principal } from './principal';
 
 const log = new Logger('Http');
 
@@ -24,7 +25,70 @@ export function isPublicPath(path: string): boolean {
  */
 export function configureRequestPipeline(app: NestExpressApplication): void {
   app.use(correlation);
-  app.use(authenticate(app.get(Authenticator)));
+  app.use(authenticate(new Admission(app.get(Authenticator), app.get(RateLimits))));
+}
+
+/**
+ * Who may come in, the same for every route and the MCP endpoint: an address that failed to
+ * authenticate too often waits (429, before any lookup); a key is checked (401, and one more
+ * failure counted for the address); an account past its request rate waits (429). The service
+ * role is not rate limited.
+ */
+export class Admission {
+  constructor(
+    private readonly authenticator: Authenticator,
+    private readonly limits: RateLimits,
+  ) {}
+
+  /** Calls `proceed` with the caller, or answers the request itself. */
+  admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    acceptsRunTokens: boolean,
+    proceed: (principal: Principal) => void,
+  ): void {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blocked = this.limits.blockedFor(address);
+    if (blocked) return tooManyFailures(res, blocked);
+    this.authenticator
+      .authenticate(req.headers.authorization)
+      .then(
+        async (result) => {
+          if (!result.ok) {
+            const wait =
+              result.reason === 'invalid'
+                ? await this.limits.take('authFailures', address)
+                : undefined;
+            return wait ? tooManyFailures(res, wait) : authenticationFailure(res, result.reason);
+          }
+          const principal = result.principal;
+          // A run token opens the MCP endpoints of its connections and nothing else.
+          if (principal.kind === 'run' && !acceptsRunTokens)
+            return authenticationFailure(res, 'run-token');
+          if (principal.kind !== 'service') {
+            const wait = await this.limits.take('requests', principal.accountId);
+            if (wait)
+              return sendRateLimited(
+                res,
+                wait,
+                `This account sent more than ${this.limits.limit('requests')} requests in a minute; retry after ${wait} s.`,
+              );
+          }
+          proceed(principal);
+        },
+        (error: unknown) => authenticationError(res, error),
+      )
+      // Whatever else goes wrong answers this request and nothing more.
+      .catch((error: unknown) => unexpectedFailure(res, error));
+  }
+}
+
+function tooManyFailures(res: ServerResponse, wait: number): void {
+  sendRateLimited(
+    res,
+    wait,
+    `Too many failed authentications from this address; retry after ${wait} s.`,
+  );
 }
 
 /** The credential service could not be asked: say so, rather than calling the key bad. */
@@ -69,23 +133,12 @@ function correlation(req: Request, res: Response, next: NextFunction): void {
   runWithCorrelationId(id, next);
 }
 
-export function authenticate(authenticator: Authenticator) {
+export function authenticate(admission: Admission) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (isPublicPath(req.path)) return next();
-    authenticator
-      .authenticate(req.headers.authorization)
-      .then(
-        (result) => {
-          // A run token opens the MCP endpoints of its connections and nothing else.
-          if (result.ok && result.principal.kind !== 'run') {
-            req.principal = result.principal;
-            return next();
-          }
-          if (result.ok) return authenticationFailure(res, 'run-token');
-          authenticationFailure(res, result.reason);
-        },
-        (error: unknown) => authenticationError(res, error),
-      )
-      .catch((error: unknown) => unexpectedFailure(res, error));
+    admission.admit(req, res, false, (principal) => {
+      req.principal = principal;
+      next();
+    });
   };
 }

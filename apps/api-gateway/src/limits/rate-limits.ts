@@ -1,0 +1,141 @@
+import { DomainError } from '@athenic/contracts';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
+
+/** A limit was reached; `retryAfterS` becomes the 429's `Retry-After`. */
+export class RateLimitedError extends DomainError {
+  constructor(
+    readonly retryAfterS: number,
+    message: string,
+  ) {
+    super('rate_limited', message);
+  }
+}
+
+/** What is counted, and per what (docs/security/limits.md). */
+export type LimitName = 'requests' | 'authFailures' | 'installs' | 'agentRuns';
+
+const WINDOW_S = 60;
+
+/**
+ * The gateway's rate limits (rate-limiter-flexible). With REDIS_URL the counters live in Redis and
+ * every gateway replica shares them; a Redis that does not answer falls back to this replica's own
+ * counters (the library's insurance limiter) rather than refusing or letting everything through.
+ * Without REDIS_URL the counters are this process's (one replica). Authentication failures also
+ * block their source address locally, so a blocked address costs no lookup at all.
+ */
+@Injectable()
+export class RateLimits implements OnApplicationShutdown {
+  private readonly log = new Logger('RateLimits');
+  private readonly limiters: Record<LimitName, RateLimiterAbstract>;
+  private readonly redis: Redis | undefined;
+  private readonly blocked = new Map<string, number>();
+  private readonly points: Record<LimitName, number>;
+
+  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+    const env = config.env;
+    this.points = {
+      requests: env.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      authFailures: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
+      installs: env.RATE_LIMIT_INSTALLS_PER_MINUTE,
+      agentRuns: env.RATE_LIMIT_AGENT_RUNS_PER_MINUTE,
+    };
+    if (env.REDIS_URL) {
+      this.redis = new Redis(env.REDIS_URL, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        lazyConnect: false,
+      });
+      let reported = false;
+      this.redis.on('error', (error: Error) => {
+        if (reported) return;
+        reported = true;
+        this.log.warn(
+          `Redis for rate limits does not answer (${error.message}); counting on this replica meanwhile`,
+        );
+      });
+      this.redis.on('ready', () => (reported = false));
+    }
+    const make = (name: LimitName): RateLimiterAbstract => {
+      const options = {
+        keyPrefix: `${env.REDIS_KEY_PREFIX}rl:${name}`,
+        points: this.points[name],
+        duration: WINDOW_S,
+      };
+      if (!this.redis) return new RateLimiterMemory(options);
+      return new RateLimiterRedis({
+        ...options,
+        storeClient: this.redis,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory(options),
+      });
+    };
+    this.limiters = {
+      requests: make('requests'),
+      authFailures: make('authFailures'),
+      installs: make('installs'),
+      agentRuns: make('agentRuns'),
+    };
+  }
+
+  /**
+   * Counts one for `key`; undefined while within the limit, else the seconds to wait. A store
+   * failure with no fallback left lets the request through and is logged: a limit is protection,
+   * not a reason to refuse every tenant.
+   */
+  async take(name: LimitName, key: string): Promise<number | undefined> {
+    try {
+      await this.limiters[name].consume(key);
+      return undefined;
+    } catch (outcome) {
+      if (outcome instanceof RateLimiterRes) {
+        const retryAfterS = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
+        if (name === 'authFailures') this.block(key, retryAfterS);
+        return retryAfterS;
+      }
+      this.log.warn(`Rate limit ${name} could not be counted: ${String(outcome)}`);
+      return undefined;
+    }
+  }
+
+  /** Counts one for the account; past the limit, a 429 naming `what` (installs, agent runs). */
+  async enforce(name: LimitName, accountId: string, what: string): Promise<void> {
+    const wait = await this.take(name, accountId);
+    if (wait)
+      throw new RateLimitedError(
+        wait,
+        `This account started more than ${this.points[name]} ${what} in a minute; retry after ${wait} s.`,
+      );
+  }
+
+  /** Seconds an address must still wait after too many failed authentications, if any. */
+  blockedFor(address: string): number | undefined {
+    const until = this.blocked.get(address);
+    if (until === undefined) return undefined;
+    const left = until - Date.now();
+    if (left > 0) return Math.ceil(left / 1000);
+    this.blocked.delete(address);
+    return undefined;
+  }
+
+  limit(name: LimitName): number {
+    return this.points[name];
+  }
+
+  private block(address: string, seconds: number): void {
+    if (this.blocked.size >= 100_000) this.blocked.delete(this.blocked.keys().next().value!);
+    this.blocked.set(address, Date.now() + seconds * 1000);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.redis?.disconnect();
+  }
+}

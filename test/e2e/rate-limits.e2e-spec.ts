@@ -1,0 +1,114 @@
+import {
+  ApiClient,
+  createTestInfrastructure,
+  type TestInfrastructure,
+  TestPlatform,
+} from '@athenic/testing';
+import { randomUUID } from 'node:crypto';
+
+// Rate limits at the gateway, counted in the machine's Redis (docs/security/limits.md).
+describe('rate limits', () => {
+  let infra: TestInfrastructure;
+  let platform: TestPlatform;
+  let admin: ApiClient;
+  const keys: Record<string, string> = {};
+
+  beforeAll(async () => {
+    infra = await createTestInfrastructure('ratelimits');
+    platform = await new TestPlatform(infra, {
+      env: {
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+        RATE_LIMIT_REQUESTS_PER_MINUTE: '40',
+        RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '5',
+        RATE_LIMIT_INSTALLS_PER_MINUTE: '2',
+        RATE_LIMIT_AGENT_RUNS_PER_MINUTE: '2',
+      },
+    }).start();
+    admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
+    for (const account of ['acct-flood', 'acct-quiet', 'acct-install', 'acct-agent']) {
+      const res = await admin.post('/functions/v1/api-keys', { account_id: account, name: 'k' });
+      keys[account] = res.body.key;
+    }
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await infra?.dispose();
+  });
+
+  it("limits one account's requests, REST and MCP alike, and leaves another account alone", async () => {
+    const flood = admin.withKey(keys['acct-flood']);
+    let limited: Awaited<ReturnType<ApiClient['get']>> | undefined;
+    let served = 0;
+    for (let i = 0; i < 60 && !limited; i++) {
+      const res = await flood.get('/functions/v1/mcp-connections');
+      if (res.status === 429) limited = res;
+      else {
+        expect(res.status).toBe(200);
+        served += 1;
+      }
+    }
+    expect(served).toBe(40);
+    expect(limited!.body).toMatchObject({
+      error: 'rate_limited',
+      message: expect.stringContaining('more than 40 requests in a minute'),
+    });
+    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The MCP endpoint counts against the same account.
+    const mcp = await flood.post(`/functions/v1/mcp-connections/${randomUUID()}/mcp`, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'ping',
+    });
+    expect(mcp.status).toBe(429);
+    // Another account, and the service role, are served.
+    expect(
+      (await admin.withKey(keys['acct-quiet']).get('/functions/v1/mcp-connections')).status,
+    ).toBe(200);
+    expect((await admin.get('/functions/v1/mcp-connections?account_id=acct-flood')).status).toBe(
+      200,
+    );
+  });
+
+  it('limits installs and agent runs per account', async () => {
+    const installer = admin.withKey(keys['acct-install']);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await installer.post('/functions/v1/mcp-connections/install', {
+        mcp_server_id: 'no-such-server',
+        title: 'x',
+      });
+      statuses.push(res.status);
+      if (res.status === 429)
+        expect(res.body.message).toContain('more than 2 installs in a minute');
+    }
+    expect(statuses).toEqual([404, 404, 429]);
+
+    const runner = admin.withKey(keys['acct-agent']);
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await runner.post('/functions/v1/agent-runs', {
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      runs.push(res.status);
+    }
+    // No model is configured here (503); the third start is refused before it is even tried.
+    expect(runs[2]).toBe(429);
+    expect(runs.slice(0, 2)).not.toContain(429);
+  });
+
+  it('makes an address that keeps failing to authenticate wait, before any key lookup', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await admin.withKey(`ak_${'x'.repeat(43)}`).get('/functions/v1/mcp-connections');
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    // Even a good key waits now: the address is blocked, not the key.
+    const blocked = await admin.withKey(keys['acct-quiet']).get('/functions/v1/mcp-servers');
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.message).toContain('failed authentications');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
