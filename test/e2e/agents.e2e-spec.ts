@@ -204,6 +204,51 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     );
   });
 
+  it("refuses a run beyond the account's concurrent runs until one finishes", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    model.play([
+      async () => {
+        await gate;
+        return { content: 'done' };
+      },
+    ]);
+    const start = (account: string) =>
+      admin.post('/functions/v1/agent-runs', {
+        account_id: account,
+        messages: [{ role: 'user', content: 'wait' }],
+      });
+    const held: string[] = [];
+    try {
+      // Five at once are allowed (MAX_CONCURRENT_RUNS_PER_ACCOUNT's default), all started together.
+      const first = await Promise.all(Array.from({ length: 6 }, () => start('acct-busy')));
+      const statuses = first.map((r) => r.status).sort();
+      expect(statuses).toEqual([202, 202, 202, 202, 202, 409]);
+      const refused = first.find((r) => r.status === 409)!;
+      expect(refused.body).toMatchObject({
+        error: 'quota_exceeded',
+        message: expect.stringContaining('MAX_CONCURRENT_RUNS_PER_ACCOUNT=5'),
+      });
+      held.push(...first.filter((r) => r.status === 202).map((r) => r.body.id as string));
+      // Another account is not held up.
+      const other = await start('acct-calm');
+      expect(other.status).toBe(202);
+      held.push(other.body.id);
+    } finally {
+      release();
+    }
+    for (const id of held)
+      await eventually(
+        async () => {
+          const run = (await admin.get(`/functions/v1/agent-runs/${id}`)).body;
+          expect(run.status).toBe('completed');
+        },
+        { timeoutMs: 30000, intervalMs: 200 },
+      );
+    // With its runs finished, the account may start again.
+    expect((await start('acct-busy')).status).toBe(202);
+  });
+
   it('serves buildMcpServersConfig to AgentKit users: run tokens open only the connections they name, only on the MCP endpoint', async () => {
     const res = await admin.get(
       `/functions/v1/mcp-connections/agent-config?account_id=acct-a&ttl_s=120`,

@@ -21,6 +21,7 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
       env: {
         MAX_SANDBOXES: '3',
         MAX_SANDBOXES_PER_ACCOUNT: '1',
+        MAX_CONNECTIONS_PER_ACCOUNT: '3',
         EGRESS_ALLOW_PRIVATE: '127.0.0.2',
       },
     }).start();
@@ -72,6 +73,35 @@ describe('sandbox limits, activity, and the shipped types offline', () => {
     await admin.delete(`/functions/v1/mcp-connections/${second}`);
     await waitForStatus(admin, third, 'mcpRunning');
     for (const id of [third, other]) await admin.delete(`/functions/v1/mcp-connections/${id}`);
+  });
+
+  it('refuses installs beyond MAX_CONNECTIONS_PER_ACCOUNT, exactly, even when they race', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        admin.post('/functions/v1/mcp-connections/install', {
+          mcp_server_id: 'memory-server',
+          account_id: 'acct-quota',
+          title: `quota ${i}`,
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 202, 202, 409, 409]);
+    expect(answers.find((a) => a.status === 409)!.body).toMatchObject({
+      error: 'quota_exceeded',
+      message: expect.stringContaining('MAX_CONNECTIONS_PER_ACCOUNT=3'),
+    });
+    const listed = await admin.get('/functions/v1/mcp-connections?account_id=acct-quota');
+    expect(listed.body.data).toHaveLength(3);
+    // Nothing of a refused install stays behind: its credentials row went with it.
+    const orphans = await queryDatabase(
+      infra.databaseUrl,
+      `SELECT count(*)::int AS n FROM credential.credential_sets
+        WHERE account_id = 'acct-quota' AND NOT (connection_id = ANY($1::uuid[]))`,
+      [listed.body.data.map((c: { id: string }) => c.id)],
+    );
+    expect(orphans).toEqual([{ n: 0 }]);
+    for (const { id } of listed.body.data as { id: string }[])
+      await admin.delete(`/functions/v1/mcp-connections/${id}`);
   });
 
   it('records MCP use as activity (last_active_at), in batches', async () => {

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   connection_not_running: 409,
   already_exists: 409,
   idempotency_conflict: 409,
+  /** An account holds as much of something as it may (connections, concurrent agent runs). */
+  quota_exceeded: 409,
   internal_error: 500,
   /** A connection's MCP server answered something the platform will not pass on (too large, cut off). */
   upstream_failed: 502,

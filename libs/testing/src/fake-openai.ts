@@ -15,7 +15,8 @@ export interface ScriptedReply {
   content?: string;
 }
 
-export type ScriptStep = (request: ChatRequest) => ScriptedReply;
+/** A step may take its time (a promise), as a slow model would. */
+export type ScriptStep = (request: ChatRequest) => ScriptedReply | Promise<ScriptedReply>;
 
 /**
  * A local OpenAI-compatible chat-completions server that plays a scripted conversation: each
@@ -84,7 +85,7 @@ export class FakeOpenAi {
     const request = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequest;
     this.requests.push(request);
     const script = this.script[Math.min(this.step++, this.script.length - 1)];
-    const reply = script(request);
+    const reply = await script(request);
     const toolCalls = (reply.toolCalls ?? []).map((call, i) => ({
       id: `call_${this.step}_${i}`,
       type: 'function',

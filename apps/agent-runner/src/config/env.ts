@@ -49,6 +49,12 @@ export class AgentEnv extends CommonEnv {
   @Min(1)
   @Max(100)
   AGENT_MAX_STEPS: number = 10;
+
+  /** Runs of one account queued or running at once; one more is refused until one finishes. */
+  @IsInt({ message: 'MAX_CONCURRENT_RUNS_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(1000)
+  MAX_CONCURRENT_RUNS_PER_ACCOUNT: number = 5;
 }
 
 export interface AgentConfig {

@@ -6,9 +6,10 @@ import {
   type StartRunCommand,
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In } from 'typeorm';
+import { AGENT_CONFIG, type AgentConfig } from '../config/env';
 import { Models } from '../models/models';
 import { RunExecutor } from './run-executor';
 import { RunEntity } from './run.entity';
@@ -28,6 +29,7 @@ export class RunsService implements OnApplicationShutdown {
     private readonly models: Models,
     private readonly executor: RunExecutor,
     private readonly bus: BusClient,
+    @Inject(AGENT_CONFIG) private readonly config: AgentConfig,
   ) {}
 
   async start(command: StartRunCommand): Promise<RunAccepted> {
@@ -52,7 +54,23 @@ export class RunsService implements OnApplicationShutdown {
       startedAt: null,
       finishedAt: null,
     });
-    await this.dataSource.getRepository(RunEntity).insert(run);
+    await this.dataSource.transaction(async (manager) => {
+      // One start of an account at a time past this point: the count holds across replicas.
+      await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `runs:${command.account_id}`,
+      ]);
+      const limit = this.config.env.MAX_CONCURRENT_RUNS_PER_ACCOUNT;
+      const unfinished = await manager.countBy(RunEntity, {
+        accountId: command.account_id,
+        status: In(['queued', 'running']),
+      });
+      if (unfinished >= limit)
+        throw new DomainError(
+          'quota_exceeded',
+          `This account has ${unfinished} agent runs unfinished, the most it may have at once (MAX_CONCURRENT_RUNS_PER_ACCOUNT=${limit}); wait for one to finish.`,
+        );
+      await manager.insert(RunEntity, run);
+    });
     this.launch(run);
     return { id: run.id, status: 'queued' };
   }

@@ -43,6 +43,12 @@ export class SandboxEnv extends CommonEnv {
   @Max(10000)
   MAX_SANDBOXES: number = 50;
 
+  /** Connections an account may have at all (running or not); an install beyond is refused. */
+  @IsInt({ message: 'MAX_CONNECTIONS_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(100000)
+  MAX_CONNECTIONS_PER_ACCOUNT: number = 100;
+
   @IsInt({ message: 'MAX_SANDBOXES_PER_ACCOUNT must be an integer' })
   @Min(1)
   @Max(10000)

@@ -68,9 +68,23 @@ export class ConnectionStore {
     row: ConnectionEntity,
     reason: string,
     idempotency?: { key: string; requestHash: string },
+    maxPerAccount?: number,
   ): Promise<ConnectionEntity> {
     return this.outbox.transaction(async (manager, emit) => {
       assertTransition(null, row.status);
+      if (maxPerAccount !== undefined) {
+        // One install of an account at a time past this point, so the count holds across
+        // concurrent installs and every replica.
+        await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `connections:${row.accountId}`,
+        ]);
+        const count = await manager.countBy(ConnectionEntity, { accountId: row.accountId });
+        if (count >= maxPerAccount)
+          throw new DomainError(
+            'quota_exceeded',
+            `This account has ${count} connections, the most it may have (MAX_CONNECTIONS_PER_ACCOUNT=${maxPerAccount}); delete one first.`,
+          );
+      }
       await manager.insert(ConnectionEntity, row as QueryDeepPartialEntity<ConnectionEntity>);
       const saved = await manager.findOneByOrFail(ConnectionEntity, { id: row.id });
       if (idempotency) {

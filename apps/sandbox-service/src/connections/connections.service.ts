@@ -97,6 +97,7 @@ export class ConnectionsService {
         command.idempotency_key
           ? { key: command.idempotency_key, requestHash: command.request_hash ?? '' }
           : undefined,
+        this.config.env.MAX_CONNECTIONS_PER_ACCOUNT,
       );
     } catch (error) {
       await this.credentials.delete(command.account_id, id, command.actor).catch(() => undefined);
