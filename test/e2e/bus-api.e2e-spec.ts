@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DEAD_LETTER_QUEUE } from '@athenic/messaging';
 import { seal } from '@athenic/platform-crypto';
 import {
@@ -72,6 +73,35 @@ describe('the bus as an API: another internal service installs a connection with
     });
     expect(again.response).toMatchObject({ replayed: true, connection: { id } });
     await events.close();
+  });
+
+  it('creates one connection for a redelivered install that carries no idempotency key', async () => {
+    const command = {
+      account_id: 'acct-redelivered',
+      mcp_server_id: 'memory-server',
+      title: 'Delivered twice',
+      sealed_credentials: {},
+      actor: 'billing-service',
+    };
+    const messageId = randomUUID();
+    const first = await amqp.request('sandbox.connection.install', command, 5000, messageId);
+    const again = await amqp.request('sandbox.connection.install', command, 5000, messageId);
+    expect(first.response).toMatchObject({ replayed: false });
+    expect(again.response).toMatchObject({
+      replayed: true,
+      connection: { id: first.response.connection.id },
+    });
+    // Another message with the same body is another install.
+    const other = await amqp.request('sandbox.connection.install', command);
+    expect(other.response.connection.id).not.toBe(first.response.connection.id);
+    const list = await amqp.request('sandbox.connection.list', { account_id: 'acct-redelivered' });
+    expect(list.response.data).toHaveLength(2);
+    for (const { id } of list.response.data as { id: string }[])
+      await amqp.request('sandbox.connection.delete', {
+        id,
+        account_id: 'acct-redelivered',
+        actor: 'billing-service',
+      });
   });
 
   it('refuses a plaintext credential on the bus', async () => {

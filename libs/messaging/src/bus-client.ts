@@ -20,6 +20,7 @@ import {
   describeBrokerUrl,
 } from './bus-options';
 import { BUS_EXCHANGE, HEADERS } from './topology';
+import { remainingMs } from './deadline';
 
 export interface SendOptions {
   /** Deadline of the request and lifetime of the message; defaults to the bus's request timeout. */
@@ -98,7 +99,15 @@ export class BusClient implements OnApplicationShutdown {
     payload: PayloadOf<D>,
     options: SendOptions = {},
   ): Promise<ReplyOf<D>> {
-    const deadline = options.timeoutMs ?? this.timeoutMs;
+    const own = options.timeoutMs ?? this.timeoutMs;
+    // Within a handler, never wait longer than its own caller does.
+    const left = remainingMs();
+    const deadline = left === undefined ? own : Math.min(own, Math.floor(left));
+    if (deadline <= 0)
+      throw new DomainError(
+        'service_unavailable',
+        `The request that led to ${def.name} ran out of time before it could be sent; try again.`,
+      );
     if (!this.requests || !this.isConnected()) throw this.brokerDown(def);
     const id = randomUUID();
     const body = Buffer.from(JSON.stringify({ pattern: def.name, data: payload, id }));
@@ -125,7 +134,10 @@ export class BusClient implements OnApplicationShutdown {
         expiration: String(deadline),
         persistent: false,
         contentType: 'application/json',
-        headers: { [HEADERS.correlationId]: currentCorrelationId() ?? randomUUID() },
+        headers: {
+          [HEADERS.correlationId]: currentCorrelationId() ?? randomUUID(),
+          [HEADERS.timeoutMs]: deadline,
+        },
       }).catch((error: unknown) => this.settle(id, undefined, this.brokerDown(def), error));
     });
   }

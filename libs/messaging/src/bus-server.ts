@@ -8,7 +8,9 @@ import {
 } from '@athenic/contracts';
 import { correlationIdFrom, runWithCorrelationId } from '@athenic/logging';
 import { Logger } from '@nestjs/common';
-import { RmqContext, RpcException, ServerRMQ } from '@nestjs/microservices';
+import { RpcException, ServerRMQ } from '@nestjs/microservices';
+import { BusContext } from './bus-context';
+import { runWithDeadline, timeoutFromHeader } from './deadline';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import { randomBytes } from 'node:crypto';
@@ -184,8 +186,14 @@ export class BusServer extends ServerRMQ {
       }
       this.log.debug(`${def.kind} ${def.name} received`);
       try {
-        const context = new RmqContext([message, channel, def.name]);
-        const returned: unknown = await handler(validated.value, context);
+        const context = new BusContext(
+          [message, channel, def.name],
+          message.properties.messageId ?? envelope.id,
+        );
+        const timeout = timeoutFromHeader(headers[HEADERS.timeoutMs]);
+        const returned: unknown = await (timeout === undefined
+          ? handler(validated.value, context)
+          : runWithDeadline(timeout, () => handler(validated.value, context)));
         const result = isObservable(returned)
           ? await lastValueFrom(returned, { defaultValue: undefined })
           : returned;

@@ -5,7 +5,8 @@ import {
   type PayloadOf,
   type ReplyOf,
 } from '@athenic/contracts';
-import { EventPattern, MessagePattern, type RmqContext } from '@nestjs/microservices';
+import { EventPattern, MessagePattern } from '@nestjs/microservices';
+import type { BusContext } from './bus-context';
 
 /**
  * Turns a failure of a dependency (a database that went away) into a domain error, so the
@@ -33,9 +34,9 @@ export class HandlerFailure {
 
 type CommandHandler<D> = (
   payload: PayloadOf<D>,
-  context: RmqContext,
+  context: BusContext,
 ) => Promise<ReplyOf<D>> | ReplyOf<D>;
-type EventHandler<D> = (payload: PayloadOf<D>, context: RmqContext) => Promise<void> | void;
+type EventHandler<D> = (payload: PayloadOf<D>, context: BusContext) => Promise<void> | void;
 
 /**
  * Marks a method as the handler of one message of `libs/contracts`. The method's payload and

@@ -12,6 +12,8 @@ export const DEAD_LETTER_QUEUE = 'bus.dead-letter';
 
 export const HEADERS = {
   correlationId: 'x-correlation-id',
+  /** How long the sender of a command waits for its reply, in ms (libs/messaging/src/deadline.ts). */
+  timeoutMs: 'x-timeout-ms',
   /** Why a message was dead-lettered, one sentence. */
   deadLetterReason: 'x-dead-letter-reason',
   /** The service that dead-lettered it. */

@@ -66,6 +66,25 @@ class ServerCreatedListener {
   }
 }
 
+/** A handler that asks another service in turn, willing to wait 10 s for it. */
+@Controller()
+class NestingHandler {
+  constructor(
+    private readonly bus: BusClient,
+    @Inject(RECORDER) private readonly recorder: Recorder,
+  ) {}
+
+  @Handle(RegistryServerGet)
+  async get(query: GetMcpServerQuery): Promise<McpServerEntry> {
+    const inner = await this.bus.send(SandboxHealthGet, {}, { timeoutMs: 10_000 }).then(
+      () => 'answered',
+      (error: unknown) => (error as DomainError).code,
+    );
+    this.recorder.calls.push({ name: 'inner', payload: inner });
+    return entry(query.id);
+  }
+}
+
 describe('the bus (libs/messaging on a real RabbitMQ)', () => {
   let infra: TestInfrastructure;
   let raw: RawAmqpClient;
@@ -224,6 +243,27 @@ describe('the bus (libs/messaging on a real RabbitMQ)', () => {
     const { recorder } = await service('registry', [RegistryGetHandler]);
     await raw.request('registry.server.get', { id: 'fresh' });
     expect(recorder.calls.map((c) => (c.payload as { id: string }).id)).toEqual(['fresh']);
+  });
+
+  it("nests deadlines: a handler's own request waits no longer than its caller does", async () => {
+    const { recorder } = await service('registry', [NestingHandler]);
+    const inner = await raw.tap('bus', 'sandbox.health.get');
+    const bus = await client('gateway', 1500);
+    // Nobody answers the inner request: the caller gives up after 1.5 s, and so does the handler.
+    await expect(bus.send(RegistryServerGet, { id: 'nested' })).rejects.toMatchObject({
+      code: 'service_unavailable',
+    });
+    await eventually(() => expect(inner.messages).toHaveLength(1));
+    const sent = Number(inner.messages[0].headers['x-timeout-ms']);
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThanOrEqual(1500);
+    await eventually(
+      () => expect(recorder.calls).toEqual([{ name: 'inner', payload: 'service_unavailable' }]),
+      {
+        timeoutMs: 5000,
+      },
+    );
+    await inner.close();
   });
 
   it('retries work that failed for a passing reason, after a delay, and acks it once it succeeds', async () => {

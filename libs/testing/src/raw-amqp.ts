@@ -28,10 +28,11 @@ export class RawAmqpClient {
     pattern: string,
     data: unknown,
     timeoutMs = 5000,
+    /** The envelope's id; the same one twice is what a redelivery looks like. */
+    id: string = randomUUID(),
   ): Promise<{ response?: T; err?: { code: string; message: string; details?: string[] } }> {
     const channel = await this.connection.createChannel();
     try {
-      const id = randomUUID();
       const reply = new Promise<any>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`no reply to ${pattern} within ${timeoutMs} ms`)),

@@ -30,17 +30,28 @@ import {
   type TouchConnectionsCommand,
   type TouchedReply,
 } from '@athenic/contracts';
-import { Handle } from '@athenic/messaging';
+import { type BusContext, Handle } from '@athenic/messaging';
 import { Controller } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { ConnectionsService } from './connections.service';
 
 @Controller()
 export class ConnectionsHandler {
   constructor(private readonly connections: ConnectionsService) {}
 
+  /**
+   * A command without an idempotency key is keyed by its message id, so a redelivered one (the
+   * broker's at-least-once delivery) still creates one connection.
+   */
   @Handle(SandboxConnectionInstall)
-  install(command: InstallConnectionCommand): Promise<InstallConnectionReply> {
-    return this.connections.install(command);
+  install(
+    @Payload() command: InstallConnectionCommand,
+    @Ctx() context: BusContext,
+  ): Promise<InstallConnectionReply> {
+    const key =
+      command.idempotency_key ??
+      (context.deliveryId ? `delivery:${context.deliveryId}` : undefined);
+    return this.connections.install(key ? { ...command, idempotency_key: key } : command);
   }
 
   @Handle(SandboxConnectionList)
