@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DEAD_LETTER_QUEUE } from '@athenic/messaging';
-import { seal } from '@athenic/platform-crypto';
+import { CONNECTION_CREDENTIALS_PURPOSE, seal } from '@athenic/platform-crypto';
 import {
+  ApiClient,
   createTestInfrastructure,
   eventually,
   RawAmqpClient,
@@ -28,7 +29,10 @@ describe('the bus as an API: another internal service installs a connection with
 
   it('installs with credentials it sealed itself, and follows the status events to mcpRunning', async () => {
     const key = await amqp.request('credential.public-key.get', {});
-    const sealedSecret = await seal('from-the-billing-service', key.response.jwk);
+    const sealedSecret = await seal('from-the-billing-service', key.response.jwk, {
+      account: 'acct-amqp',
+      purpose: CONNECTION_CREDENTIALS_PURPOSE,
+    });
     const events = await amqp.tap('bus', 'sandbox.connection.status-changed');
     const reply = await amqp.request('sandbox.connection.install', {
       account_id: 'acct-amqp',
@@ -102,6 +106,37 @@ describe('the bus as an API: another internal service installs a connection with
         account_id: 'acct-redelivered',
         actor: 'billing-service',
       });
+  });
+
+  it("refuses a sealed credential lifted from one account's install when replayed into another's", async () => {
+    // What passes on the bus (or lands in the dead-letter queue) can be read by whoever reaches
+    // the broker: here, a copy of the gateway's install command for acct-victim.
+    const wire = await amqp.tap('bus', 'sandbox.connection.install');
+    const admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
+    const victim = await admin.install({
+      mcp_server_id: 'everything-server',
+      account_id: 'acct-victim',
+      title: 'Victim',
+      provided_credential_schema: { demo_secret: 'victim-secret-value' },
+    });
+    await eventually(() => expect(wire.messages.length).toBeGreaterThan(0));
+    await wire.close();
+    const lifted = JSON.parse(wire.messages[0].body).data.sealed_credentials.demo_secret as string;
+    const replay = await amqp.request('sandbox.connection.install', {
+      account_id: 'acct-attacker',
+      mcp_server_id: 'everything-server',
+      title: 'Stolen',
+      sealed_credentials: { demo_secret: lifted },
+      actor: 'billing-service',
+    });
+    expect(replay.err).toEqual({
+      code: 'validation_failed',
+      message:
+        'provided_credential_schema.demo_secret is refused: it was sealed for another account.',
+    });
+    const attacker = await amqp.request('sandbox.connection.list', { account_id: 'acct-attacker' });
+    expect(attacker.response.data).toEqual([]);
+    await admin.delete(`/functions/v1/mcp-connections/${victim.id}`);
   });
 
   it('refuses a plaintext credential on the bus', async () => {

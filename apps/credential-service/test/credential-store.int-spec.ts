@@ -6,7 +6,13 @@ import {
   RegistryServerList,
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { generateRecipientKeyPair, seal, signFields, unseal } from '@athenic/platform-crypto';
+import {
+  CONNECTION_CREDENTIALS_PURPOSE,
+  generateRecipientKeyPair,
+  seal,
+  signFields,
+  unseal,
+} from '@athenic/platform-crypto';
 import {
   createTestInfrastructure,
   queryDatabase,
@@ -38,10 +44,19 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
     await infra?.dispose();
   });
 
-  async function sealAll(values: Record<string, string>): Promise<Record<string, string>> {
+  async function sealAll(
+    values: Record<string, string>,
+    account: string,
+  ): Promise<Record<string, string>> {
     return Object.fromEntries(
       await Promise.all(
-        Object.entries(values).map(async ([k, v]) => [k, await seal(v, publicJwk)] as const),
+        Object.entries(values).map(
+          async ([k, v]) =>
+            [
+              k,
+              await seal(v, publicJwk, { account, purpose: CONNECTION_CREDENTIALS_PURPOSE }),
+            ] as const,
+        ),
       ),
     );
   }
@@ -56,7 +71,7 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
       account_id: accountId,
       connection_id: connectionId,
       mcp_server_id: serverId,
-      sealed_values: await sealAll(values),
+      sealed_values: await sealAll(values, accountId),
       actor: 'service-role',
     });
   }
@@ -204,6 +219,41 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
     expect((error as DomainError).message).toContain(
       "provided_credential_schema.github_token must be sealed with the credential service's public key",
     );
+  });
+
+  it('refuses a sealed value anywhere but the account, connection and purpose it was sealed for', async () => {
+    const connectionId = randomUUID();
+    const attempt = async (
+      binding: Parameters<typeof seal>[2],
+      account = 'acct-a',
+      connection = connectionId,
+    ) =>
+      bus
+        .send(CredentialSetStore, {
+          account_id: account,
+          connection_id: connection,
+          mcp_server_id: 'github-server',
+          sealed_values: { github_token: await seal('ghp_bound', publicJwk, binding) },
+          actor: 'service-role',
+        })
+        .then(
+          () => 'stored',
+          (e: DomainError) => e.message,
+        );
+    const purpose = CONNECTION_CREDENTIALS_PURPOSE;
+    expect(await attempt({ account: 'acct-b', purpose })).toBe(
+      'provided_credential_schema.github_token is refused: it was sealed for another account.',
+    );
+    expect(await attempt({ account: 'acct-a', connection: randomUUID(), purpose })).toBe(
+      'provided_credential_schema.github_token is refused: it was sealed for another connection.',
+    );
+    expect(await attempt({ account: 'acct-a', purpose: 'something-else' })).toBe(
+      'provided_credential_schema.github_token is refused: it was sealed for another purpose.',
+    );
+    expect(await attempt(undefined)).toContain('it is not bound to an account');
+    // Bound to the account (at install) or to the connection too (credentials replaced): stored.
+    expect(await attempt({ account: 'acct-a', purpose })).toBe('stored');
+    expect(await attempt({ account: 'acct-a', connection: connectionId, purpose })).toBe('stored');
   });
 
   it('refuses an unknown server type with not_found', async () => {

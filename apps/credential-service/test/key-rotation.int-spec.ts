@@ -8,7 +8,13 @@ import {
   type KeyStatusReply,
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { generateRecipientKeyPair, seal, signFields, unseal } from '@athenic/platform-crypto';
+import {
+  CONNECTION_CREDENTIALS_PURPOSE,
+  generateRecipientKeyPair,
+  seal,
+  signFields,
+  unseal,
+} from '@athenic/platform-crypto';
 import {
   createTestInfrastructure,
   eventually,
@@ -70,7 +76,12 @@ describe('master keys: rotation online, resumable, retirement, and start-up chec
         account_id: 'acct-rotate',
         connection_id: connectionId,
         mcp_server_id: 'github-server',
-        sealed_values: { github_token: await seal(token, jwk) },
+        sealed_values: {
+          github_token: await seal(token, jwk, {
+            account: 'acct-rotate',
+            purpose: CONNECTION_CREDENTIALS_PURPOSE,
+          }),
+        },
         actor: 'service-role',
       });
       stored.set(connectionId, token);

@@ -60,7 +60,26 @@ export async function checkRecipientJwk(jwk: Record<string, unknown>): Promise<s
   return calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
 }
 
-export async function seal(plaintext: string, recipient: JWK): Promise<string> {
+/**
+ * Whom a sealed value is for. Carried in the JWE's protected header (`ath_acct`, `ath_cid`,
+ * `ath_purp`), which the encryption authenticates: changing it breaks the value. A value sealed for
+ * one account (and connection, and purpose) is refused anywhere else (see `checkBinding`).
+ */
+export interface SealBinding {
+  account: string;
+  /** The connection, when it exists already (credentials replaced); not yet at install. */
+  connection?: string;
+  purpose: string;
+}
+
+/** The purpose of credential values sent for a connection. */
+export const CONNECTION_CREDENTIALS_PURPOSE = 'connection-credentials';
+
+export async function seal(
+  plaintext: string,
+  recipient: JWK,
+  binding?: SealBinding,
+): Promise<string> {
   const key = await importJWK(
     { kty: recipient.kty, crv: recipient.crv, x: recipient.x, y: recipient.y },
     SEAL_ALG,
@@ -74,8 +93,53 @@ export async function seal(plaintext: string, recipient: JWK): Promise<string> {
       y: recipient.y!,
     }));
   return new CompactEncrypt(new TextEncoder().encode(plaintext))
-    .setProtectedHeader({ alg: SEAL_ALG, enc: SEAL_ENC, kid })
+    .setProtectedHeader({
+      alg: SEAL_ALG,
+      enc: SEAL_ENC,
+      kid,
+      ...(binding
+        ? {
+            ath_acct: binding.account,
+            ...(binding.connection ? { ath_cid: binding.connection } : {}),
+            ath_purp: binding.purpose,
+          }
+        : {}),
+    })
     .encrypt(key);
+}
+
+/** Opens a sealed value and says whom it was sealed for (nothing, when it was sealed unbound). */
+export async function unsealBound(
+  jwe: string,
+  privateKey: PrivateKey,
+): Promise<{ plaintext: string; binding: Partial<SealBinding> }> {
+  const { plaintext, protectedHeader } = await compactDecrypt(jwe, privateKey, {
+    keyManagementAlgorithms: [SEAL_ALG],
+    contentEncryptionAlgorithms: [SEAL_ENC],
+  });
+  const text = (name: string) =>
+    typeof protectedHeader[name] === 'string' ? (protectedHeader[name] as string) : undefined;
+  return {
+    plaintext: new TextDecoder().decode(plaintext),
+    binding: { account: text('ath_acct'), connection: text('ath_cid'), purpose: text('ath_purp') },
+  };
+}
+
+/**
+ * Why a value's binding does not allow it here, or undefined when it does: the account and the
+ * purpose must match; a connection, when the value names one, must match too.
+ */
+export function bindingMismatch(
+  found: Partial<SealBinding>,
+  here: { account: string; connection: string; purpose: string },
+): string | undefined {
+  if (found.account === undefined || found.purpose === undefined)
+    return 'it is not bound to an account (seal it with the ath_acct and ath_purp header fields)';
+  if (found.account !== here.account) return 'it was sealed for another account';
+  if (found.purpose !== here.purpose) return 'it was sealed for another purpose';
+  if (found.connection !== undefined && found.connection !== here.connection)
+    return 'it was sealed for another connection';
+  return undefined;
 }
 
 export async function unseal(jwe: string, privateKey: PrivateKey): Promise<string> {

@@ -87,7 +87,9 @@ export class ConnectionsController {
   ): Promise<ConnectionResponse> {
     const accountId = accountFor(req.principal, body.account_id);
     await this.limits.enforce('installs', accountId, 'installs');
-    const sealed = await this.sealer.sealAll(body.provided_credential_schema);
+    const sealed = await this.sealer.sealAll(body.provided_credential_schema, {
+      account: accountId,
+    });
     const key = idempotencyKey?.trim() || undefined;
     const reply = await this.bus.send(SandboxConnectionInstall, {
       account_id: accountId,
@@ -197,7 +199,14 @@ export class ConnectionsController {
     @Req() req: Request,
   ): Promise<ConnectionResponse> {
     const target = this.target(id, req);
-    const sealed = await this.sealer.sealAll(body.provided_credential_schema);
+    // Sealed for this connection's account (the service role's target is looked up) and itself.
+    const account =
+      target.account_id ??
+      (await this.bus.send(SandboxConnectionGet, { id: target.id })).account_id;
+    const sealed = await this.sealer.sealAll(body.provided_credential_schema, {
+      account,
+      connection: target.id,
+    });
     const view = await this.bus.send(
       SandboxConnectionReplaceCredentials,
       { ...target, sealed_credentials: sealed },

@@ -1,14 +1,17 @@
 import { CredentialPublicKeyGet, DomainError } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { seal, sealedKid } from '@athenic/platform-crypto';
+import { CONNECTION_CREDENTIALS_PURPOSE, seal, sealedKid } from '@athenic/platform-crypto';
 import { Injectable } from '@nestjs/common';
 
 const KEY_CACHE_MS = 5 * 60 * 1000;
 
 /**
- * Seals every credential value for the credential service before it leaves the gateway. A value
- * the client already sealed with the published key passes as it is; any other string is
- * plaintext and is sealed here.
+ * Seals every credential value for the credential service before it leaves the gateway, bound to
+ * the account (and the connection, once it exists) and the purpose: the credential service
+ * refuses it anywhere else, so a value lifted from a dead letter cannot be replayed into another
+ * account's install. A value the client already sealed with the published key passes as it is
+ * (the credential service checks its binding the same way); any other string is plaintext and is
+ * sealed here.
  */
 @Injectable()
 export class CredentialSealer {
@@ -18,6 +21,7 @@ export class CredentialSealer {
 
   async sealAll(
     values: unknown,
+    owner: { account: string; connection?: string },
     field = 'provided_credential_schema',
   ): Promise<Record<string, string>> {
     if (values === undefined || values === null) return {};
@@ -37,7 +41,10 @@ export class CredentialSealer {
     const key = await this.publicKey();
     const sealed: Record<string, string> = {};
     for (const [name, value] of entries as [string, string][]) {
-      sealed[name] = sealedKid(value) === key.kid ? value : await seal(value, key.jwk);
+      sealed[name] =
+        sealedKid(value) === key.kid
+          ? value
+          : await seal(value, key.jwk, { ...owner, purpose: CONNECTION_CREDENTIALS_PURPOSE });
     }
     return sealed;
   }

@@ -10,6 +10,7 @@ import {
   type ValidatedCredentialsReply,
 } from '@athenic/contracts';
 import {
+  CONNECTION_CREDENTIALS_PURPOSE,
   REVEAL_PROOF_PURPOSE,
   checkRecipientJwk,
   seal as sealFor,
@@ -44,6 +45,7 @@ export class CredentialSetsService {
     @Inject(CREDENTIAL_CONFIG) private readonly config: CredentialConfig,
   ) {}
 
+  /** Checks values against the type only (nothing stored, nothing revealed): any binding opens. */
   async validate(command: ValidateCredentialsCommand): Promise<ValidatedCredentialsReply> {
     const values = await this.unsealAll(command.sealed_values);
     await this.schemas.check(command.mcp_server_id, values);
@@ -51,7 +53,11 @@ export class CredentialSetsService {
   }
 
   async store(command: StoreCredentialsCommand): Promise<StoredCredentialsReply> {
-    const values = await this.unsealAll(command.sealed_values);
+    const values = await this.unsealAll(command.sealed_values, {
+      account: command.account_id,
+      connection: command.connection_id,
+      purpose: CONNECTION_CREDENTIALS_PURPOSE,
+    });
     await this.schemas.check(command.mcp_server_id, values);
     const binding = bindingOf(command.account_id, command.connection_id);
     const envelope = seal(Buffer.from(JSON.stringify(values), 'utf8'), binding, this.keys.current);
@@ -161,7 +167,10 @@ export class CredentialSetsService {
     return { connection_id: command.connection_id, deleted };
   }
 
-  private async unsealAll(sealed: Record<string, unknown>): Promise<Record<string, string>> {
+  private async unsealAll(
+    sealed: Record<string, unknown>,
+    here?: { account: string; connection: string; purpose: string },
+  ): Promise<Record<string, string>> {
     const values: Record<string, string> = {};
     for (const [key, value] of Object.entries(sealed)) {
       if (!/^[A-Za-z0-9_.-]{1,128}$/.test(key)) {
@@ -170,7 +179,7 @@ export class CredentialSetsService {
           `provided_credential_schema has an invalid key name.`,
         );
       }
-      values[key] = await this.transport.open(`provided_credential_schema.${key}`, value);
+      values[key] = await this.transport.open(`provided_credential_schema.${key}`, value, here);
     }
     return values;
   }

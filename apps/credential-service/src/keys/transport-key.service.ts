@@ -3,7 +3,8 @@ import {
   generateRecipientKeyPair,
   importPrivateKey,
   sealedKid,
-  unseal,
+  unsealBound,
+  bindingMismatch,
 } from '@athenic/platform-crypto';
 import { DomainError } from '@athenic/contracts';
 import { Injectable, Logger } from '@nestjs/common';
@@ -69,22 +70,34 @@ export class TransportKeyService {
     return { kid: this.kid, jwk: this.publicJwk };
   }
 
-  /** Opens a value sealed for this service; anything else is refused, naming only the field. */
-  async open(field: string, value: unknown): Promise<string> {
+  /**
+   * Opens a value sealed for this service; anything else is refused, naming only the field. With
+   * `here`, the value must have been sealed for that account, connection and purpose (its JWE
+   * header says so, authenticated): a value lifted from one install cannot be replayed in another.
+   */
+  async open(
+    field: string,
+    value: unknown,
+    here?: { account: string; connection: string; purpose: string },
+  ): Promise<string> {
     if (typeof value !== 'string' || sealedKid(value) !== this.kid) {
       throw new DomainError(
         'validation_failed',
         `${field} must be sealed with the credential service's public key (kid ${this.kid}).`,
       );
     }
+    let opened: Awaited<ReturnType<typeof unsealBound>>;
     try {
-      return await unseal(value, this.privateKey!);
+      opened = await unsealBound(value, this.privateKey!);
     } catch {
       throw new DomainError(
         'validation_failed',
         `${field} could not be unsealed: it is corrupted or was sealed to another key.`,
       );
     }
+    const mismatch = here && bindingMismatch(opened.binding, here);
+    if (mismatch) throw new DomainError('validation_failed', `${field} is refused: ${mismatch}.`);
+    return opened.plaintext;
   }
 }
 
