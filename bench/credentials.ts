@@ -9,6 +9,7 @@ import {
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
 import {
+  CONNECTION_CREDENTIALS_PURPOSE,
   REVEAL_PROOF_PURPOSE,
   generateRecipientKeyPair,
   seal as sealFor,
@@ -60,10 +61,13 @@ async function main(): Promise<void> {
     services: ['registry-service', 'credential-service'],
     env: { LOG_LEVEL: 'info' },
   }).start();
-  const bus = new BusClient({ url: infra.amqpUrl, owner: 'gateway', requestTimeoutMs: 10000 });
+  // The gateway asks for the public key; the sandbox service stores and reveals.
+  const gateway = new BusClient({ url: infra.amqpUrl, owner: 'gateway', requestTimeoutMs: 10000 });
+  const bus = new BusClient({ url: infra.amqpUrl, owner: 'sandbox', requestTimeoutMs: 10000 });
   try {
+    await gateway.connect();
     await bus.connect();
-    const { jwk } = await bus.send(CredentialPublicKeyGet, {});
+    const { jwk } = await gateway.send(CredentialPublicKeyGet, {});
     const ids = Array.from({ length: BUS_OPS * 2 }, () => randomUUID());
     const store = async (i: number) =>
       bus.send(CredentialSetStore, {
@@ -71,7 +75,10 @@ async function main(): Promise<void> {
         connection_id: ids[i],
         mcp_server_id: 'github-server',
         sealed_values: {
-          github_token: await sealFor(`ghp_${randomBytes(20).toString('hex')}`, jwk),
+          github_token: await sealFor(`ghp_${randomBytes(20).toString('hex')}`, jwk, {
+            account: 'acct-bench',
+            purpose: CONNECTION_CREDENTIALS_PURPOSE,
+          }),
         },
         actor: 'bench',
       });
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await bus.onApplicationShutdown();
+    await gateway.onApplicationShutdown();
     await platform.stop();
     await infra.dispose();
   }

@@ -10,9 +10,20 @@ node scripts/check-dependencies.js
 
 export NODE_ENV="${NODE_ENV:-development}"
 services=(api-gateway registry-service credential-service sandbox-service agent-runner)
+# Each service connects as its own Postgres role and RabbitMQ user (docs/security/least-privilege.md);
+# ATHENIC_QUICK=1 skips that and runs every service as the administrator of DATABASE_URL/AMQP_URL.
+env_dir="${DATA_DIR:-.data}/service-env"
+if [ "${ATHENIC_QUICK:-}" = "1" ]; then
+  echo "quick mode: every service connects as the administrator (ATHENIC_QUICK=1)"
+  rm -rf "$env_dir"
+else
+  node dist/scripts/provision.js
+fi
 commands=()
 for s in "${services[@]}"; do
-  commands+=("node scripts/keep-running.js $s node --enable-source-maps dist/apps/$s/src/main.js")
+  env_file="$env_dir/$s.json"
+  [ -f "$env_file" ] || env_file=""
+  commands+=("node scripts/keep-running.js $s ${env_file:+--env $env_file} node --enable-source-maps dist/apps/$s/src/main.js")
 done
 
 exec node_modules/.bin/concurrently --prefix "[{name}]" \

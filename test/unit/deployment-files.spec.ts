@@ -16,6 +16,7 @@ const read = (file: string) => fs.readFileSync(path.join(REPO_ROOT, file), 'utf8
 
 interface ComposeService {
   command?: string[];
+  ports?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   environment?: Record<string, string>;
@@ -28,24 +29,37 @@ describe('docker-compose.yml', () => {
     services: Record<string, ComposeService>;
   };
 
-  it('runs RabbitMQ with its management UI, Postgres and the five services', () => {
+  it('runs RabbitMQ with its management UI, Postgres, the provisioning step and the five services', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      [...SERVICES, 'postgres', 'rabbitmq'].sort(),
+      [...SERVICES, 'postgres', 'provision', 'rabbitmq'].sort(),
     );
+    // The broker is reachable from the host's loopback only.
+    expect(compose.services.rabbitmq.ports).toEqual([
+      '127.0.0.1:5672:5672',
+      '127.0.0.1:15672:15672',
+    ]);
     expect(compose.services.rabbitmq.image).toMatch(/^rabbitmq:.*management/);
     expect(compose.services.postgres.image).toMatch(/^postgres:/);
   });
 
   it.each(SERVICES)(
-    'starts %s from its built entry point once Postgres and RabbitMQ are healthy',
+    'starts %s from its built entry point, as its own principals, once they are provisioned',
     (name) => {
       const service = compose.services[name];
       expect(service.build).toBe('.');
       expect(service.command).toEqual([
         'node',
+        'scripts/keep-running.js',
+        name,
+        '--env',
+        `/data/service-env/${name}.json`,
+        'node',
         '--enable-source-maps',
         `dist/apps/${name}/src/main.js`,
       ]);
+      expect(service.depends_on?.provision).toEqual({
+        condition: 'service_completed_successfully',
+      });
       expect(fs.existsSync(path.join(REPO_ROOT, 'apps', name, 'src', 'main.ts'))).toBe(true);
       expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
       expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy' });

@@ -25,7 +25,9 @@ import { randomUUID } from 'node:crypto';
 describe('credential store: sealing, validation, envelope encryption, reveal', () => {
   let infra: TestInfrastructure;
   let platform: TestPlatform;
+  /** The sandbox service's client (stores, reveals, deletes) and the gateway's (public key, catalog). */
   let bus: BusClient;
+  let gateway: BusClient;
   let publicJwk: Record<string, unknown>;
 
   beforeAll(async () => {
@@ -33,13 +35,16 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
     platform = await new TestPlatform(infra, {
       services: ['registry-service', 'credential-service'],
     }).start();
-    bus = new BusClient({ url: infra.amqpUrl, owner: 'gateway', requestTimeoutMs: 5000 });
+    bus = new BusClient({ url: infra.amqpUrl, owner: 'sandbox', requestTimeoutMs: 5000 });
+    gateway = new BusClient({ url: infra.amqpUrl, owner: 'gateway', requestTimeoutMs: 5000 });
     await bus.connect();
-    publicJwk = (await bus.send(CredentialPublicKeyGet, {})).jwk;
+    await gateway.connect();
+    publicJwk = (await gateway.send(CredentialPublicKeyGet, {})).jwk;
   });
 
   afterAll(async () => {
     await bus?.onApplicationShutdown();
+    await gateway?.onApplicationShutdown();
     await platform?.stop();
     await infra?.dispose();
   });
@@ -123,7 +128,7 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
   }
 
   it('round-trips the credential shape of every shipped server type, Unicode and the largest values included', async () => {
-    const { data } = await bus.send(RegistryServerList, {});
+    const { data } = await gateway.send(RegistryServerList, {});
     expect(data).toHaveLength(9);
     for (const entry of data) {
       const schema = entry.credential_schema as {

@@ -30,7 +30,9 @@ const SETS = 300;
 describe('master keys: rotation online, resumable, retirement, and start-up checks', () => {
   let infra: TestInfrastructure;
   let platform: TestPlatform;
+  /** The gateway's client (keys, public key) and the sandbox service's (stores, reveals). */
   let bus: BusClient;
+  let sandbox: BusClient;
   const v2 = `v2:${randomBytes(32).toString('base64')}`;
   const stored = new Map<string, string>();
 
@@ -45,7 +47,7 @@ describe('master keys: rotation online, resumable, retirement, and start-up chec
       recipient_jwk: recipient.publicJwk as Record<string, unknown>,
       requested_at: new Date().toISOString(),
     };
-    const reply = await bus.send(CredentialSetReveal, {
+    const reply = await sandbox.send(CredentialSetReveal, {
       ...fields,
       proof: signFields(platform.internalSecret, 'credential-reveal', fields),
     });
@@ -67,12 +69,14 @@ describe('master keys: rotation online, resumable, retirement, and start-up chec
       services: ['registry-service', 'credential-service'],
     }).start();
     bus = new BusClient({ url: infra.amqpUrl, owner: 'gateway', requestTimeoutMs: 10000 });
+    sandbox = new BusClient({ url: infra.amqpUrl, owner: 'sandbox', requestTimeoutMs: 10000 });
     await bus.connect();
+    await sandbox.connect();
     const { jwk } = await bus.send(CredentialPublicKeyGet, {});
     for (let i = 0; i < SETS; i++) {
       const connectionId = randomUUID();
       const token = `token-${i}-${randomUUID()}`;
-      await bus.send(CredentialSetStore, {
+      await sandbox.send(CredentialSetStore, {
         account_id: 'acct-rotate',
         connection_id: connectionId,
         mcp_server_id: 'github-server',
@@ -90,6 +94,7 @@ describe('master keys: rotation online, resumable, retirement, and start-up chec
 
   afterAll(async () => {
     await bus?.onApplicationShutdown();
+    await sandbox?.onApplicationShutdown();
     await platform?.stop();
     await infra?.dispose();
   });

@@ -17,3 +17,4 @@ export * from './registry/registry.messages';
 export * from './validation';
 export * from './registry/launch-reference';
 export * from './asyncapi';
+export * from './bus-permissions';

@@ -44,7 +44,14 @@ export function createServiceDataSource(options: ServiceDataSourceOptions): Data
 export async function migrate(dataSource: DataSource): Promise<string[]> {
   if (!dataSource.isInitialized) await initializeWithRetry(dataSource);
   const schema = (dataSource.options as { schema?: string }).schema;
-  if (schema) await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  // Created only when missing: a service's own role (docs/security/least-privilege.md) owns its
+  // schema but may not create one, and CREATE SCHEMA IF NOT EXISTS needs that right regardless.
+  if (schema) {
+    const found = (await dataSource.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
+      schema,
+    ])) as unknown[];
+    if (found.length === 0) await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  }
   const ran = await dataSource.runMigrations({ transaction: 'each' });
   return ran.map((m) => m.name);
 }

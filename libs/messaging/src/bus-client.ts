@@ -4,6 +4,7 @@ import {
   type ErrorBody,
   type EventDef,
   isErrorCode,
+  maySend,
   type PayloadOf,
   type ReplyOf,
   SERVICE_OF_OWNER,
@@ -99,6 +100,10 @@ export class BusClient implements OnApplicationShutdown {
     payload: PayloadOf<D>,
     options: SendOptions = {},
   ): Promise<ReplyOf<D>> {
+    if (!maySend(this.options.owner, def.name))
+      throw new Error(
+        `${SERVICE_OF_OWNER[this.options.owner]} may not send ${def.name}: add it to COMMANDS_SENT_BY (libs/contracts/src/bus-permissions.ts), which the broker's permissions follow`,
+      );
     const own = options.timeoutMs ?? this.timeoutMs;
     // Within a handler, never wait longer than its own caller does.
     const left = remainingMs();

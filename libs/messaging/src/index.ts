@@ -10,3 +10,4 @@ export * from './service-health';
 export * from './outbox/outbox-message.entity';
 export * from './outbox/outbox.migration';
 export * from './outbox/outbox.service';
+export * from './provision';

@@ -6,6 +6,7 @@ import {
   RegistryServerCreated,
   RegistryServerGet,
   SandboxHealthGet,
+  type ServiceHealthReply,
 } from '@athenic/contracts';
 import { BusClient, DEAD_LETTER_QUEUE, Handle, RETRY_DELAY_MS } from '@athenic/messaging';
 import {
@@ -66,7 +67,7 @@ class ServerCreatedListener {
   }
 }
 
-/** A handler that asks another service in turn, willing to wait 10 s for it. */
+/** A sandbox-service handler that asks the registry in turn, willing to wait 10 s for it. */
 @Controller()
 class NestingHandler {
   constructor(
@@ -74,14 +75,16 @@ class NestingHandler {
     @Inject(RECORDER) private readonly recorder: Recorder,
   ) {}
 
-  @Handle(RegistryServerGet)
-  async get(query: GetMcpServerQuery): Promise<McpServerEntry> {
-    const inner = await this.bus.send(SandboxHealthGet, {}, { timeoutMs: 10_000 }).then(
-      () => 'answered',
-      (error: unknown) => (error as DomainError).code,
-    );
+  @Handle(SandboxHealthGet)
+  async health(): Promise<ServiceHealthReply> {
+    const inner = await this.bus
+      .send(RegistryServerGet, { id: 'nested' }, { timeoutMs: 10_000 })
+      .then(
+        () => 'answered',
+        (error: unknown) => (error as DomainError).code,
+      );
     this.recorder.calls.push({ name: 'inner', payload: inner });
-    return entry(query.id);
+    return { service: 'sandbox-service', status: 'ok', checks: [] };
   }
 }
 
@@ -246,11 +249,11 @@ describe('the bus (libs/messaging on a real RabbitMQ)', () => {
   });
 
   it("nests deadlines: a handler's own request waits no longer than its caller does", async () => {
-    const { recorder } = await service('registry', [NestingHandler]);
-    const inner = await raw.tap('bus', 'sandbox.health.get');
+    const { recorder } = await service('sandbox', [NestingHandler]);
+    const inner = await raw.tap('bus', 'registry.server.get');
     const bus = await client('gateway', 1500);
     // Nobody answers the inner request: the caller gives up after 1.5 s, and so does the handler.
-    await expect(bus.send(RegistryServerGet, { id: 'nested' })).rejects.toMatchObject({
+    await expect(bus.send(SandboxHealthGet, {})).rejects.toMatchObject({
       code: 'service_unavailable',
     });
     await eventually(() => expect(inner.messages).toHaveLength(1));
@@ -287,6 +290,13 @@ describe('the bus (libs/messaging on a real RabbitMQ)', () => {
   it('refuses to start a service that handles a command another service owns', async () => {
     await expect(service('sandbox', [RegistryGetHandler])).rejects.toThrow(
       'sandbox-service handles command "registry.server.get" owned by registry-service',
+    );
+  });
+
+  it('refuses to send a command its service is not listed for (libs/contracts/src/bus-permissions.ts)', async () => {
+    const bus = await client('registry');
+    await expect(bus.send(SandboxHealthGet, {})).rejects.toThrow(
+      'registry-service may not send sandbox.health.get',
     );
   });
 

@@ -11,6 +11,8 @@ export interface PlatformOptions {
   services?: readonly ServiceName[];
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Extra environment for one service (its own DATABASE_URL and AMQP_URL, say). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
 }
 
 export async function freePort(): Promise<number> {
@@ -65,7 +67,11 @@ export class TestPlatform {
     this.port = await freePort();
     this.baseUrl = `http://127.0.0.1:${this.port}`;
     const names = this.options.services ?? SERVICE_NAMES;
-    for (const name of names) this.services.set(name, new ServiceProcess(name, this.env));
+    for (const name of names)
+      this.services.set(
+        name,
+        new ServiceProcess(name, { ...this.env, ...this.options.serviceEnv?.[name] }),
+      );
     const started = await Promise.allSettled([...this.services.values()].map((s) => s.start()));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
