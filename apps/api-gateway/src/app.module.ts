@@ -22,7 +22,9 @@ import { ConnectionsController } from './connections/connections.controller';
 import { AgentRunsController } from './agents/agent-runs.controller';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
-import { ConnectionRouteListener, ConnectionRoutes } from './mcp/connection-routes';
+import { ConnectionRoutes } from './mcp/connection-routes';
+import { GatewayReads } from './cache/gateway-reads';
+import { ReadInvalidationListener } from './cache/read-invalidation';
 import { McpProxy } from './mcp/mcp-proxy';
 import { RateLimits } from './limits/rate-limits';
 
@@ -55,7 +57,7 @@ export class AppModule {
         ConnectionsController,
         AgentRunsController,
         ApiKeyRevocationListener,
-        ConnectionRouteListener,
+        ReadInvalidationListener,
         ServiceHealthController(GatewayHealthGet),
       ],
       providers: [
@@ -73,6 +75,7 @@ export class AppModule {
         ActivityRecorder,
         McpProxy,
         RateLimits,
+        GatewayReads,
       ],
     };
   }

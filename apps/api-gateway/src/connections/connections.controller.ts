@@ -7,7 +7,6 @@ import {
   SandboxConnectionEventList,
   SandboxConnectionGet,
   SandboxConnectionInstall,
-  SandboxConnectionList,
   SandboxConnectionLogList,
   SandboxConnectionReplaceCredentials,
   SandboxConnectionStart,
@@ -34,6 +33,7 @@ import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@n
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { accountFor, ownerFilter } from '../auth/account-scope';
+import { GatewayReads } from '../cache/gateway-reads';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { CredentialSealer } from '../credentials/credential-sealer';
 import { requireUuid } from '../http/ids';
@@ -58,6 +58,7 @@ export class ConnectionsController {
     private readonly sealer: CredentialSealer,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly limits: RateLimits,
+    private readonly reads: GatewayReads,
   ) {
     this.agentConfigs = new McpServersConfigBuilder(
       bus,
@@ -108,6 +109,7 @@ export class ConnectionsController {
       }),
       actor: actorOf(req.principal),
     });
+    this.reads.connectionChanged(reply.connection.id, reply.connection.account_id);
     return withMcpUrl(reply.connection, this.config.publicBaseUrl);
   }
 
@@ -117,9 +119,7 @@ export class ConnectionsController {
     @Query() query: AccountQuery,
     @Req() req: Request,
   ): Promise<{ data: ConnectionResponse[] }> {
-    const reply = await this.bus.send(SandboxConnectionList, {
-      account_id: accountFor(req.principal, query.account_id),
-    });
+    const reply = await this.reads.listConnections(accountFor(req.principal, query.account_id));
     return { data: reply.data.map((c) => withMcpUrl(c, this.config.publicBaseUrl)) };
   }
 
@@ -162,10 +162,10 @@ export class ConnectionsController {
   @ApiOperation({ summary: 'One connection; never a credential.' })
   @ApiResponse({ status: 200, type: ConnectionResponse })
   async get(@Param('id') id: string, @Req() req: Request): Promise<ConnectionResponse> {
-    const view = await this.bus.send(SandboxConnectionGet, {
-      id: requireUuid(id, 'connection'),
-      account_id: ownerFilter(req.principal),
-    });
+    const view = await this.reads.getConnection(
+      requireUuid(id, 'connection'),
+      ownerFilter(req.principal),
+    );
     return withMcpUrl(view, this.config.publicBaseUrl);
   }
 
@@ -176,6 +176,7 @@ export class ConnectionsController {
     const view = await this.bus.send(SandboxConnectionStop, this.target(id, req), {
       timeoutMs: 15000,
     });
+    this.reads.connectionChanged(view.id, view.account_id);
     return withMcpUrl(view, this.config.publicBaseUrl);
   }
 
@@ -184,6 +185,7 @@ export class ConnectionsController {
   @ApiOperation({ summary: 'Starts a stopped or failed connection; 409 otherwise.' })
   async start(@Param('id') id: string, @Req() req: Request): Promise<ConnectionResponse> {
     const view = await this.bus.send(SandboxConnectionStart, this.target(id, req));
+    this.reads.connectionChanged(view.id, view.account_id);
     return withMcpUrl(view, this.config.publicBaseUrl);
   }
 
@@ -212,6 +214,7 @@ export class ConnectionsController {
       { ...target, sealed_credentials: sealed },
       { timeoutMs: 15000 },
     );
+    this.reads.connectionChanged(view.id, view.account_id);
     return withMcpUrl(view, this.config.publicBaseUrl);
   }
 
@@ -221,7 +224,9 @@ export class ConnectionsController {
     summary: 'Deletes the connection: sandbox stopped, credentials and working dir destroyed.',
   })
   async delete(@Param('id') id: string, @Req() req: Request): Promise<void> {
-    await this.bus.send(SandboxConnectionDelete, this.target(id, req), { timeoutMs: 15000 });
+    const target = this.target(id, req);
+    await this.bus.send(SandboxConnectionDelete, target, { timeoutMs: 15000 });
+    this.reads.connectionChanged(target.id, target.account_id);
   }
 
   @Get(':id/events')

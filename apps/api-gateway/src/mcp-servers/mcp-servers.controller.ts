@@ -1,12 +1,8 @@
-import {
-  CreateMcpServerCommand,
-  RegistryServerCreate,
-  RegistryServerGet,
-  RegistryServerList,
-} from '@athenic/contracts';
+import { CreateMcpServerCommand, RegistryServerCreate } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { GatewayReads } from '../cache/gateway-reads';
 import { AdminOnly } from '../http/admin-only.guard';
 import { contractSchemaRef } from '../docs/contract-schemas';
 import { McpServerListView, McpServerView, toView } from './mcp-server.view';
@@ -15,13 +11,16 @@ import { McpServerListView, McpServerView, toView } from './mcp-server.view';
 @ApiBearerAuth()
 @Controller('functions/v1/mcp-servers')
 export class McpServersController {
-  constructor(private readonly bus: BusClient) {}
+  constructor(
+    private readonly bus: BusClient,
+    private readonly reads: GatewayReads,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'The catalog of MCP server types an account can install.' })
   @ApiResponse({ status: 200, type: McpServerListView })
   async list(): Promise<McpServerListView> {
-    const reply = await this.bus.send(RegistryServerList, {});
+    const reply = await this.reads.listServers();
     return { data: reply.data.map(toView) };
   }
 
@@ -30,7 +29,7 @@ export class McpServersController {
   @ApiResponse({ status: 200, type: McpServerView })
   @ApiResponse({ status: 404, description: 'No such server type.' })
   async get(@Param('id') id: string): Promise<McpServerView> {
-    return toView(await this.bus.send(RegistryServerGet, { id }));
+    return toView(await this.reads.getServer(id));
   }
 
   @Post()
@@ -44,6 +43,8 @@ export class McpServersController {
   @ApiResponse({ status: 201, type: McpServerView })
   @ApiResponse({ status: 409, description: 'The id is taken.' })
   async create(@Body() body: CreateMcpServerCommand): Promise<McpServerView> {
-    return toView(await this.bus.send(RegistryServerCreate, body));
+    const created = await this.bus.send(RegistryServerCreate, body);
+    this.reads.catalogChanged();
+    return toView(created);
   }
 }

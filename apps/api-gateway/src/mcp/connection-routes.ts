@@ -1,19 +1,13 @@
-import {
-  type ConnectionDeletedEvent,
-  type ConnectionRouteReply,
-  type ConnectionStatusChangedEvent,
-  SandboxConnectionDeleted,
-  SandboxConnectionRouteGet,
-  SandboxConnectionStatusChanged,
-} from '@athenic/contracts';
-import { BusClient, Handle } from '@athenic/messaging';
-import { Controller, Injectable } from '@nestjs/common';
+import { type ConnectionRouteReply, SandboxConnectionRouteGet } from '@athenic/contracts';
+import { BusClient } from '@athenic/messaging';
+import { Injectable } from '@nestjs/common';
 
 const TTL_MS = 5000;
 
 /**
  * Where each connection's MCP traffic goes, and whose it is: cached, so the MCP path does not ask
- * the bus per message; a status change or deletion drops the entry at once.
+ * the bus per message; a status change or deletion drops the entry at once
+ * (cache/read-invalidation.ts).
  */
 @Injectable()
 export class ConnectionRoutes {
@@ -32,20 +26,5 @@ export class ConnectionRoutes {
 
   forget(id: string): void {
     this.cache.delete(id);
-  }
-}
-
-@Controller()
-export class ConnectionRouteListener {
-  constructor(private readonly routes: ConnectionRoutes) {}
-
-  @Handle(SandboxConnectionStatusChanged)
-  changed(event: ConnectionStatusChangedEvent): void {
-    this.routes.forget(event.connection_id);
-  }
-
-  @Handle(SandboxConnectionDeleted)
-  deleted(event: ConnectionDeletedEvent): void {
-    this.routes.forget(event.connection_id);
   }
 }

@@ -1,0 +1,81 @@
+import {
+  type ConnectionList,
+  type ConnectionView,
+  DomainError,
+  type McpServerEntry,
+  RegistryServerGet,
+  RegistryServerList,
+  SandboxConnectionGet,
+  SandboxConnectionList,
+} from '@athenic/contracts';
+import { BusClient } from '@athenic/messaging';
+import { Injectable } from '@nestjs/common';
+import { ReadCache } from './read-cache';
+
+/** How stale a connection read may be when an event is missed (`last_active_at` has no event). */
+export const CONNECTION_READ_TTL_MS = 1000;
+/** The catalog changes only when a type is added (an event) or the registry restarts. */
+export const CATALOG_TTL_MS = 10_000;
+
+/**
+ * The gateway's cached reads: the catalog, and connections by id and by account. A read of
+ * another account's connection is refused here exactly as the sandbox service would refuse it.
+ * The gateway's own writes and the services' events (see cache/read-invalidation.ts) drop entries
+ * at once; docs/security/limits.md and the README describe the staleness bound.
+ */
+@Injectable()
+export class GatewayReads {
+  private readonly catalog = new ReadCache<{ data: McpServerEntry[] }>(CATALOG_TTL_MS, 1);
+  private readonly servers = new ReadCache<McpServerEntry>(CATALOG_TTL_MS, 1000);
+  private readonly connections = new ReadCache<ConnectionView>(CONNECTION_READ_TTL_MS);
+  private readonly lists = new ReadCache<ConnectionList>(CONNECTION_READ_TTL_MS);
+  /** Which account each connection seen belongs to, so a deletion drops that account's list. */
+  private readonly accountOf = new Map<string, string>();
+
+  constructor(private readonly bus: BusClient) {}
+
+  listServers(): Promise<{ data: McpServerEntry[] }> {
+    return this.catalog.get('all', () => this.bus.send(RegistryServerList, {}));
+  }
+
+  getServer(id: string): Promise<McpServerEntry> {
+    return this.servers.get(id, () => this.bus.send(RegistryServerGet, { id }));
+  }
+
+  /** One connection; `accountId` (an account key's own) must own it. */
+  async getConnection(id: string, accountId?: string): Promise<ConnectionView> {
+    const view = await this.connections.get(id, () =>
+      this.bus.send(SandboxConnectionGet, { id }).then((v) => this.learn(v)),
+    );
+    if (accountId !== undefined && view.account_id !== accountId)
+      throw new DomainError('not_found', `No connection ${id} exists.`);
+    return view;
+  }
+
+  listConnections(accountId: string): Promise<ConnectionList> {
+    return this.lists.get(accountId, () =>
+      this.bus.send(SandboxConnectionList, { account_id: accountId }).then((list) => {
+        for (const view of list.data) this.learn(view);
+        return list;
+      }),
+    );
+  }
+
+  /** A connection changed (a write through this gateway, or an event). */
+  connectionChanged(id: string, accountId?: string): void {
+    this.connections.forget(id);
+    const account = accountId ?? this.accountOf.get(id);
+    if (account) this.lists.forget(account);
+  }
+
+  catalogChanged(): void {
+    this.catalog.clear();
+    this.servers.clear();
+  }
+
+  private learn(view: ConnectionView): ConnectionView {
+    if (this.accountOf.size >= 100_000) this.accountOf.clear();
+    this.accountOf.set(view.id, view.account_id);
+    return view;
+  }
+}
