@@ -31,7 +31,13 @@ export function churnSuite(provider: 'local' | 'e2b'): void {
     beforeAll(async () => {
       infra = await createTestInfrastructure(`churn-${provider}`);
       if (provider === 'e2b') e2b = await new FakeE2b().start();
-      platform = await new TestPlatform(infra, { env: e2b ? fakeE2bEnv(e2b) : {} }).start();
+      platform = await new TestPlatform(infra, {
+        env: {
+          ...(e2b ? fakeE2bEnv(e2b) : {}),
+          // 50 installs of one account in a minute is the point here, not a rate to refuse.
+          RATE_LIMIT_INSTALLS_PER_MINUTE: '1000',
+        },
+      }).start();
     });
 
     afterAll(async () => {

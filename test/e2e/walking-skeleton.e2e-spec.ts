@@ -1,5 +1,6 @@
 import {
   ApiClient,
+  eventually,
   createTestInfrastructure,
   REPO_ROOT,
   SERVICE_NAMES,
@@ -293,8 +294,15 @@ describe('the platform as a whole: registry through the REST API, health, errors
 
     await platform.service('registry-service').stop();
     try {
-      const down = await api.withKey(undefined).get('/health');
-      expect(down.status).toBe(503);
+      // The health answer is shared for 2 s: within that, it names the stopped service.
+      const down = await eventually(
+        async () => {
+          const res = await api.withKey(undefined).get('/health');
+          expect(res.status).toBe(503);
+          return res;
+        },
+        { timeoutMs: 10000, intervalMs: 250 },
+      );
       expect(down.body.status).toBe('error');
       expect(down.body.checks['registry-service']).toEqual({
         status: 'error',

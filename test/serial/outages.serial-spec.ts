@@ -111,11 +111,24 @@ describe('restarts and outages', () => {
     );
     postgres('stop');
     try {
-      const res = await admin.get(`/functions/v1/mcp-connections/${id}`);
-      expect(res.status).toBe(503);
+      // Within the gateway's read cache (1 s) and shared health answer (2 s), it says so.
+      const res = await eventually(
+        async () => {
+          const r = await admin.get(`/functions/v1/mcp-connections/${id}`);
+          expect(r.status).toBe(503);
+          return r;
+        },
+        { timeoutMs: 10000, intervalMs: 250 },
+      );
       expect(res.body.message).toMatch(/cannot reach its database|did not answer/);
-      const health = await admin.withKey(undefined).get('/health');
-      expect(health.status).toBe(503);
+      const health = await eventually(
+        async () => {
+          const h = await admin.withKey(undefined).get('/health');
+          expect(h.status).toBe(503);
+          return h;
+        },
+        { timeoutMs: 10000, intervalMs: 250 },
+      );
       expect(health.body.checks.postgres.status).toBe('error');
       // The running server does not need the database.
       expect((await client.callTool({ name: 'read_graph', arguments: {} })).isError).toBeFalsy();

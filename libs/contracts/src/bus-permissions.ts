@@ -7,8 +7,9 @@ import { SERVICE_OF_OWNER } from './message';
  * the broker's own permissions (RabbitMQ topic authorization, provisioned by
  * scripts/provision.ts), and BusClient refuses to send a command its service is not listed for,
  * so this table cannot drift from the code. Commands that grant authority
- * (`credential.api-key.create`, `credential.credential-set.store`/`delete`/`reveal`) are each sent
- * by one service only. See docs/security/least-privilege.md.
+ * (`credential.api-key.create`, `credential.credential-set.store`/`delete`) are each sent by one
+ * service only; `reveal` by the two that need a connection's secrets (the sandbox service to
+ * deploy, the agent runner to mask them), and it also requires a proof keyed from INTERNAL_SECRET. See docs/security/least-privilege.md.
  */
 export const COMMANDS_SENT_BY: Readonly<Record<Owner, readonly string[]>> = {
   gateway: [
@@ -50,7 +51,8 @@ export const COMMANDS_SENT_BY: Readonly<Record<Owner, readonly string[]>> = {
     'credential.credential-set.store',
     'registry.server.get',
   ],
-  agent: ['sandbox.connection.get', 'sandbox.connection.list'],
+  // Reveal: to mask the connections' secrets in what it stores of a run.
+  agent: ['credential.credential-set.reveal', 'sandbox.connection.get', 'sandbox.connection.list'],
 };
 
 /** The documented commands another internal service may send (docs/asyncapi.json). */

@@ -19,6 +19,25 @@ describe('deadlines', () => {
     expect(remainingMs()).toBeUndefined();
   });
 
+  it('lets background work started by a handler run without its deadline once it answered', async () => {
+    const seen: (number | undefined)[] = [];
+    const later = new Promise<void>((resolve) => {
+      void runWithDeadline(10_000, async () => {
+        // While the handler runs, its timers see the deadline...
+        await new Promise((r) => setTimeout(r, 1));
+        seen.push(remainingMs());
+        // ...and one that fires after it answered does not.
+        setTimeout(() => {
+          seen.push(remainingMs());
+          resolve();
+        }, 20);
+      });
+    });
+    await later;
+    expect(seen[0]).toBeGreaterThan(0);
+    expect(seen[1]).toBeUndefined();
+  });
+
   it('reads only sensible header values', () => {
     expect(timeoutFromHeader(5000)).toBe(5000);
     expect(timeoutFromHeader('250')).toBe(250);

@@ -7,19 +7,34 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * gave up is not answered by work that goes on without it. The deadline is relative (milliseconds
  * from receipt), never a timestamp: the hosts' clocks need not agree.
  */
-const storage = new AsyncLocalStorage<number>();
-
-/** Runs `fn` with a deadline `timeoutMs` from now (or the enclosing one, if sooner). */
-export function runWithDeadline<T>(timeoutMs: number, fn: () => T): T {
-  const at = Date.now() + timeoutMs;
-  const outer = storage.getStore();
-  return storage.run(outer !== undefined && outer < at ? outer : at, fn);
+interface Deadline {
+  at: number;
+  /** False once the handler that set it has answered: work it left running is on its own. */
+  open: boolean;
 }
 
-/** Milliseconds left before the current deadline; undefined when none is set. */
+const storage = new AsyncLocalStorage<Deadline>();
+
+/**
+ * Runs `fn` with a deadline `timeoutMs` from now (or the enclosing one, if sooner). Only while
+ * `fn` runs: work it starts in the background (a deploy kicked off, a timer) inherits the context
+ * but not the deadline once `fn` has settled, since nobody waits for that work any more.
+ */
+export async function runWithDeadline<T>(timeoutMs: number, fn: () => T | Promise<T>): Promise<T> {
+  const outer = storage.getStore();
+  const at = Date.now() + timeoutMs;
+  const deadline: Deadline = { at: outer?.open && outer.at < at ? outer.at : at, open: true };
+  try {
+    return await storage.run(deadline, fn);
+  } finally {
+    deadline.open = false;
+  }
+}
+
+/** Milliseconds left before the current deadline; undefined when none is in force. */
 export function remainingMs(): number | undefined {
-  const at = storage.getStore();
-  return at === undefined ? undefined : at - Date.now();
+  const deadline = storage.getStore();
+  return deadline?.open ? deadline.at - Date.now() : undefined;
 }
 
 /** A header value as a deadline in ms, when it is a sensible one. */

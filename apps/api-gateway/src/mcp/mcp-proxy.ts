@@ -110,6 +110,17 @@ export class McpProxy implements OnApplicationShutdown {
   }
 
   /**
+   * The connection no longer runs (stopped, failed, deleted): its pool's sockets are closed once
+   * what is in flight has finished, rather than kept alive for a server that is gone.
+   */
+  release(connectionId: string): void {
+    const entry = this.pools.get(connectionId);
+    if (!entry) return;
+    this.pools.delete(connectionId);
+    void entry.pool.close().catch(() => undefined);
+  }
+
+  /**
    * A browser page from an origin not allowed is refused before anything else (the MCP
    * specification's defence against DNS rebinding). No Origin header: not a browser, allowed.
    */
