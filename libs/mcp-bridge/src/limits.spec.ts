@@ -28,6 +28,7 @@ describe('bridge limits', () => {
       sseHeartbeatMs: 25_000,
       maxSseBufferedBytes: 4 * 1024 * 1024,
       maxBatchMessages: 50,
+      serverRequestTimeoutMs: 55_000,
     });
   });
 

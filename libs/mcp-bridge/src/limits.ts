@@ -29,6 +29,12 @@ export interface BridgeLimits {
   maxSseBufferedBytes: number;
   /** Messages in one JSON-RPC batch; a larger batch is answered 400 (-32600). Default 50. */
   maxBatchMessages: number;
+  /**
+   * How long a request from the server (sampling, elicitation, roots) waits for its client's
+   * answer; then the server gets an error (-32001) and the client `notifications/cancelled`.
+   * Default 55 s: under the MCP SDK's own 60 s, so that the server hears why, never a silence.
+   */
+  serverRequestTimeoutMs: number;
 }
 
 export const MiB = 1024 * 1024;
@@ -41,6 +47,7 @@ export const DEFAULT_LIMITS: Readonly<BridgeLimits> = Object.freeze({
   sseHeartbeatMs: 25 * 1000,
   maxSseBufferedBytes: 4 * MiB,
   maxBatchMessages: 50,
+  serverRequestTimeoutMs: 55 * 1000,
 });
 
 /**

@@ -2,6 +2,7 @@ import { ChildUpstream, McpBridge } from '@athenic/mcp-bridge';
 import { REPO_ROOT } from '@athenic/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, type Server } from 'node:http';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -177,6 +178,54 @@ describe('the MCP bridge with a server that reports progress', () => {
       expect(seen.filter((s) => s.client === 'c1').map((s) => s.progress)).toEqual([1, 2, 3]);
       await a.close();
       await b.close();
+    } finally {
+      await bridge.close();
+      server.close();
+    }
+  });
+
+  it("passes the server's sampling request to the client whose tool call made it, and refuses it for a client without sampling", async () => {
+    const upstream = ChildUpstream.spawn(process.execPath, [everythingEntry, 'stdio'], {
+      env: { PATH: process.env.PATH },
+    });
+    const bridge = new McpBridge(upstream, { token: TOKEN });
+    await bridge.start(15000);
+    const { url, server } = await serve(bridge);
+    try {
+      const sampler = new Client(
+        { name: 'sampler', version: '1.0.0' },
+        { capabilities: { sampling: {} } },
+      );
+      sampler.setRequestHandler(CreateMessageRequestSchema, (request) => {
+        const content = request.params.messages[0].content as { type: string; text?: string };
+        return {
+          role: 'assistant',
+          content: { type: 'text', text: `sampled: ${content.text}` },
+          model: 'test-model',
+        };
+      });
+      await sampler.connect(
+        new StreamableHTTPClientTransport(new URL(url), {
+          requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+        }),
+      );
+      const result = await sampler.callTool({
+        name: 'trigger-sampling-request',
+        arguments: { prompt: 'hello' },
+      });
+      expect(result.isError).toBeFalsy();
+      expect(JSON.stringify(result.content)).toContain(
+        'sampled: Resource trigger-sampling-request context: hello',
+      );
+      const plain = await client(url);
+      const refused = await plain.callTool({
+        name: 'trigger-sampling-request',
+        arguments: { prompt: 'hello' },
+      });
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain('did not declare the sampling capability');
+      await sampler.close();
+      await plain.close();
     } finally {
       await bridge.close();
       server.close();

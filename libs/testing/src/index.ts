@@ -11,3 +11,4 @@ export * from './fake-openai';
 export * from './fake-e2b';
 export * from './processes';
 export * from './test-host';
+export * from './conformance';
