@@ -48,6 +48,13 @@ describe('RateLimits', () => {
     expect(await l.take('requests', 'acct-b')).toBeUndefined();
   });
 
+  it('spreads requests over seconds as well (RATE_LIMIT_REQUESTS_PER_SECOND)', async () => {
+    const l = make({ RATE_LIMIT_REQUESTS_PER_SECOND: '3' });
+    for (let i = 0; i < 3; i++)
+      expect(await l.take('requestsPerSecond', 'acct-s1')).toBeUndefined();
+    expect(await l.take('requestsPerSecond', 'acct-s1')).toBe(1);
+  });
+
   it('blocks an address locally once it failed to authenticate too often', async () => {
     const l = make();
     expect(l.blockedFor('10.0.0.9')).toBeUndefined();

@@ -41,7 +41,8 @@ export class ServiceProcess {
   }
 
   /** Starts the process and waits for its "ready" log line. */
-  async start(extraEnv: Record<string, string> = {}, timeoutMs = 30000): Promise<void> {
+  // 60 s: on a busy two-core machine, loading the agent runner's modules alone has taken 30.
+  async start(extraEnv: Record<string, string> = {}, timeoutMs = 60000): Promise<void> {
     const entry = path.join(REPO_ROOT, 'dist', 'apps', this.name, 'src', 'main.js');
     if (!fs.existsSync(entry))
       throw new Error(`${entry} is missing: run "npm run build" before the tests`);

@@ -69,6 +69,11 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   RATE_LIMIT_REQUESTS_PER_MINUTE: number = 6000;
 
+  /** REST and MCP requests per account per second: a flood is spread out, not let through in bursts. */
+  @IsInt({ message: 'RATE_LIMIT_REQUESTS_PER_SECOND must be an integer' })
+  @Min(1)
+  RATE_LIMIT_REQUESTS_PER_SECOND: number = 100;
+
   /** Failed authentications per source address per minute; then the address waits. */
   @IsInt({ message: 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE must be an integer' })
   @Min(1)

@@ -40,6 +40,25 @@ export class Admission {
     private readonly limits: RateLimits,
   ) {}
 
+  /** An account's request rate: a minute's budget, spread out over seconds. */
+  private async requestRate(
+    accountId: string,
+  ): Promise<{ wait: number; message: string } | undefined> {
+    const perSecond = await this.limits.take('requestsPerSecond', accountId);
+    if (perSecond)
+      return {
+        wait: perSecond,
+        message: `This account sent more than ${this.limits.limit('requestsPerSecond')} requests in a second; retry after ${perSecond} s.`,
+      };
+    const perMinute = await this.limits.take('requests', accountId);
+    if (perMinute)
+      return {
+        wait: perMinute,
+        message: `This account sent more than ${this.limits.limit('requests')} requests in a minute; retry after ${perMinute} s.`,
+      };
+    return undefined;
+  }
+
   /** Calls `proceed` with the caller, or answers the request itself. */
   admit(
     req: IncomingMessage,
@@ -66,13 +85,8 @@ export class Admission {
           if (principal.kind === 'run' && !acceptsRunTokens)
             return authenticationFailure(res, 'run-token');
           if (principal.kind !== 'service') {
-            const wait = await this.limits.take('requests', principal.accountId);
-            if (wait)
-              return sendRateLimited(
-                res,
-                wait,
-                `This account sent more than ${this.limits.limit('requests')} requests in a minute; retry after ${wait} s.`,
-              );
+            const refusal = await this.requestRate(principal.accountId);
+            if (refusal) return sendRateLimited(res, refusal.wait, refusal.message);
           }
           proceed(principal);
         },

@@ -20,9 +20,17 @@ export class RateLimitedError extends DomainError {
 }
 
 /** What is counted, and per what (docs/security/limits.md). */
-export type LimitName = 'requests' | 'authFailures' | 'installs' | 'agentRuns';
+export type LimitName =
+  'requests' | 'requestsPerSecond' | 'authFailures' | 'installs' | 'agentRuns';
 
-const WINDOW_S = 60;
+/** Each limit's window: a minute, except the per-second spread of requests. */
+const WINDOW_S: Record<LimitName, number> = {
+  requests: 60,
+  requestsPerSecond: 1,
+  authFailures: 60,
+  installs: 60,
+  agentRuns: 60,
+};
 
 /**
  * The gateway's rate limits (rate-limiter-flexible). With REDIS_URL the counters live in Redis and
@@ -43,6 +51,7 @@ export class RateLimits implements OnApplicationShutdown {
     const env = config.env;
     this.points = {
       requests: env.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      requestsPerSecond: env.RATE_LIMIT_REQUESTS_PER_SECOND,
       authFailures: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
       installs: env.RATE_LIMIT_INSTALLS_PER_MINUTE,
       agentRuns: env.RATE_LIMIT_AGENT_RUNS_PER_MINUTE,
@@ -68,7 +77,7 @@ export class RateLimits implements OnApplicationShutdown {
       const options = {
         keyPrefix: `${env.REDIS_KEY_PREFIX}rl:${name}`,
         points: this.points[name],
-        duration: WINDOW_S,
+        duration: WINDOW_S[name],
       };
       if (!this.redis) return new RateLimiterMemory(options);
       return new RateLimiterRedis({
@@ -80,6 +89,7 @@ export class RateLimits implements OnApplicationShutdown {
     };
     this.limiters = {
       requests: make('requests'),
+      requestsPerSecond: make('requestsPerSecond'),
       authFailures: make('authFailures'),
       installs: make('installs'),
       agentRuns: make('agentRuns'),

@@ -24,6 +24,14 @@ const FORWARDED_REQUEST_HEADERS = [
 ];
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'cache-control', 'www-authenticate', 'allow'];
 const MAX_POOLS = 10_000;
+/** Event streams one connection's server may have open through the gateway: the bridge's session cap (maxSessions in libs/mcp-bridge/src/limits.ts). */
+const STREAMS_PER_SERVER = 64;
+
+interface ConnectionPools {
+  origin: string;
+  messages: Pool;
+  streams: Pool;
+}
 
 /** The MCP endpoint's path: the connection id and nothing after `/mcp` but a query. */
 export const MCP_PATH = /^\/functions\/v1\/mcp-connections\/([^/?]+)\/mcp\/?(?:\?.*)?$/;
@@ -51,7 +59,7 @@ interface AccessRecord extends McpMessageSummary {
 @Injectable()
 export class McpProxy implements OnApplicationShutdown {
   private readonly log = new Logger('McpProxy');
-  private readonly pools = new Map<string, { origin: string; pool: Pool }>();
+  private readonly pools = new Map<string, ConnectionPools>();
   private readonly sessions: SessionBinding;
 
   constructor(
@@ -89,24 +97,37 @@ export class McpProxy implements OnApplicationShutdown {
     return target;
   }
 
-  /** The connection's own pool of connections to its bridge. */
-  private pool(connectionId: string, origin: string): Pool {
-    const entry = this.pools.get(connectionId);
-    if (entry?.origin === origin) return entry.pool;
-    if (entry) void entry.pool.close().catch(() => undefined);
-    if (!entry && this.pools.size >= MAX_POOLS) {
-      const [oldest, { pool }] = this.pools.entries().next().value!;
-      this.pools.delete(oldest);
-      void pool.close().catch(() => undefined);
+  /**
+   * The connection's own pools of sockets to its bridge: one for messages (POST, DELETE), one
+   * for the server's event streams (GET), so streams that stay open cannot hold every socket its
+   * messages need. The stream pool is as large as the bridge's session cap (one stream each).
+   */
+  private pool(connectionId: string, origin: string, stream: boolean): Pool {
+    let entry = this.pools.get(connectionId);
+    if (entry?.origin !== origin) {
+      if (entry) this.closePools(entry);
+      else if (this.pools.size >= MAX_POOLS) {
+        const [oldest, evicted] = this.pools.entries().next().value!;
+        this.pools.delete(oldest);
+        this.closePools(evicted);
+      }
+      const options = { pipelining: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 };
+      entry = {
+        origin,
+        messages: new Pool(origin, {
+          ...options,
+          connections: this.config.env.MCP_CONNECTIONS_PER_SERVER,
+        }),
+        streams: new Pool(origin, { ...options, connections: STREAMS_PER_SERVER }),
+      };
+      this.pools.set(connectionId, entry);
     }
-    const pool = new Pool(origin, {
-      connections: this.config.env.MCP_CONNECTIONS_PER_SERVER,
-      pipelining: 1,
-      keepAliveTimeout: 60_000,
-      keepAliveMaxTimeout: 600_000,
-    });
-    this.pools.set(connectionId, { origin, pool });
-    return pool;
+    return stream ? entry.streams : entry.messages;
+  }
+
+  private closePools(entry: ConnectionPools): void {
+    void entry.messages.close().catch(() => undefined);
+    void entry.streams.close().catch(() => undefined);
   }
 
   /**
@@ -117,7 +138,7 @@ export class McpProxy implements OnApplicationShutdown {
     const entry = this.pools.get(connectionId);
     if (!entry) return;
     this.pools.delete(connectionId);
-    void entry.pool.close().catch(() => undefined);
+    this.closePools(entry);
   }
 
   /**
@@ -251,7 +272,7 @@ export class McpProxy implements OnApplicationShutdown {
     const target = this.target(route.bridge_url);
     let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await this.pool(id, target.origin).request({
+      upstream = await this.pool(id, target.origin, req.method === 'GET').request({
         path: target.path,
         method: req.method as Dispatcher.HttpMethod,
         headers,
@@ -308,7 +329,9 @@ export class McpProxy implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
+    await Promise.all(
+      [...this.pools.values()].flatMap((p) => [p.messages.destroy(), p.streams.destroy()]),
+    );
     this.pools.clear();
   }
 }
