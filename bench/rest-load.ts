@@ -340,7 +340,11 @@ function table(figures: Figures[], groups: string[]): string[] {
 async function main(): Promise<void> {
   const infra = await createTestInfrastructure('bench-rest-load');
   const platform = new TestPlatform(infra, {
-    env: { LOG_LEVEL, RATE_LIMIT_REQUESTS_PER_MINUTE: RATE_LIMIT },
+    env: {
+      LOG_LEVEL,
+      RATE_LIMIT_REQUESTS_PER_MINUTE: RATE_LIMIT,
+      RATE_LIMIT_REQUESTS_PER_SECOND: RATE_LIMIT,
+    },
   });
   const profiled = new Map<ServiceName, ChildProcess>();
   let bare: ChildProcess | undefined;

@@ -20,6 +20,8 @@ describe('rate limits', () => {
         REDIS_URL: 'redis://127.0.0.1:6379',
         REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
         RATE_LIMIT_REQUESTS_PER_MINUTE: '40',
+        // The per-second spread is tested in apps/api-gateway/test/rate-limits.int-spec.ts.
+        RATE_LIMIT_REQUESTS_PER_SECOND: '100000',
         RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '5',
         RATE_LIMIT_INSTALLS_PER_MINUTE: '2',
         RATE_LIMIT_AGENT_RUNS_PER_MINUTE: '2',
