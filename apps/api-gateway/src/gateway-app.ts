@@ -20,6 +20,8 @@ export async function createGatewayApp(
   });
   if (options.logs !== false) app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // API answers are not revalidated by hash: computing one per answer cost more than it saved.
+  app.set('etag', false);
   app.use(securityHeaders);
   answerClientErrors(app.getHttpServer());
   configureRequestPipeline(app);

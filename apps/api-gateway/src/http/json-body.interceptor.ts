@@ -34,6 +34,8 @@ export class JsonBodyInterceptor implements NestInterceptor {
     if (context.getType() !== 'http' || this.reflector.get<boolean>(RAW_BODY, context.getHandler()))
       return next.handle();
     const req = context.switchToHttp().getRequest<Request>();
+    // Reads have no body to parse (most traffic): nothing to do.
+    if (req.method === 'GET' || req.method === 'HEAD') return next.handle();
     const res = context.switchToHttp().getResponse<Response>();
     await new Promise<void>((resolve, reject) =>
       this.parse(req, res, (error?: unknown) => (error ? reject(bodyError(error)) : resolve())),
