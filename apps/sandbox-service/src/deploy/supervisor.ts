@@ -9,8 +9,14 @@ import { Deployer } from './deployer';
 
 const FAILED_PINGS = 3;
 const DEADLINE_GRACE_MS = 2000;
-/** How long an exit may lag behind the pings it made fail. */
+/** How long an exit may lag behind the pings it made fail (pings that timed out: a hang). */
 const EXIT_GRACE_MS = 1500;
+/**
+ * The same when the pings failed at once (nothing listens any more: the bridge is gone and its
+ * exit is on its way, slower through E2B's process stream on a busy host). Waiting ends as soon
+ * as the exit is recorded.
+ */
+const GONE_EXIT_GRACE_MS = 10_000;
 
 /**
  * Watches every connection over its whole life, on three clocks: MCP pings (three failures in a
@@ -64,17 +70,21 @@ export class Supervisor implements OnApplicationShutdown {
     await Promise.all(
       this.runtime.entriesList().map(async ([id, entry]) => {
         if (!entry.handle || entry.unhealthy) return;
+        const started = Date.now();
         try {
           await entry.handle.ping(this.config.env.HEALTH_CHECK_TIMEOUT_MS);
           entry.failedPings = 0;
         } catch (error) {
+          const failedFast = Date.now() - started < this.config.env.HEALTH_CHECK_TIMEOUT_MS / 2;
           entry.failedPings = (entry.failedPings ?? 0) + 1;
           this.log.warn(
             `Connection ${id}: MCP ping failed (${entry.failedPings} in a row): ${String(error)}`,
           );
           if (entry.failedPings >= FAILED_PINGS) {
             // A server that died is reported by its exit a moment later: that is the truer reason.
-            await new Promise((resolve) => setTimeout(resolve, EXIT_GRACE_MS));
+            const grace = Date.now() + (failedFast ? GONE_EXIT_GRACE_MS : EXIT_GRACE_MS);
+            while (Date.now() < grace && this.runtime.get(id) === entry && !entry.unhealthy)
+              await new Promise((resolve) => setTimeout(resolve, 100));
             if (this.runtime.get(id) !== entry || entry.unhealthy) return;
             entry.unhealthy = `stopped answering MCP pings (${FAILED_PINGS} failed in a row)`;
             await entry.handle.stop();
