@@ -4,7 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { GatewayConfig } from './config/env';
 import { setupOpenApi } from './docs/openapi';
-import { installMcpFastPath } from './http/mcp-fast-path';
+import { installMcpFastPath } from './mcp/mcp-fast-path';
 import { configureRequestPipeline } from './http/request-pipeline';
 import { answerClientErrors, securityHeaders } from './http/security';
 

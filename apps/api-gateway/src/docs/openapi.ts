@@ -15,7 +15,7 @@ export function setupOpenApi(app: INestApplication, publicBaseUrl: string): void
     .addBearerAuth()
     .build();
   const document = addContractSchemas(SwaggerModule.createDocument(app, config));
-  // The MCP endpoint is served ahead of Nest (http/mcp-fast-path.ts), so it is described here.
+  // The MCP endpoint is served ahead of Nest (mcp/mcp-fast-path.ts), so it is described here.
   const mcp = (summary: string) => ({
     tags: ['mcp-connections'],
     summary,

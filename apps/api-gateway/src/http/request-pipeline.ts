@@ -21,7 +21,7 @@ export function isPublicPath(path: string): boolean {
 /**
  * What runs before any route: the correlation id, then authentication (before the body is read;
  * bodies are read by JsonBodyInterceptor, after the guards). The MCP endpoint takes the same
- * steps on its own fast path (mcp-fast-path.ts).
+ * steps on its own fast path (mcp/mcp-fast-path.ts).
  */
 export function configureRequestPipeline(app: NestExpressApplication): void {
   app.use(correlation);

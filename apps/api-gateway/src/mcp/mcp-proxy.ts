@@ -53,7 +53,7 @@ interface AccessRecord extends McpMessageSummary {
  * request has a deadline and every buffered answer a size limit (docs/security/limits.md).
  * Streams are forwarded as they come, with backpressure. One access-log line per request: who,
  * which connection, the JSON-RPC method and tool, status and duration, never arguments or
- * results. It is served before Express and Nest see the request (see http/mcp-fast-path.ts):
+ * results. It is served before Express and Nest see the request (see mcp-fast-path.ts):
  * this is the platform's hot path.
  */
 @Injectable()

@@ -3,11 +3,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Authenticator } from '../auth/authenticator';
 import { RateLimits } from '../limits/rate-limits';
-import { MCP_PATH, McpProxy } from '../mcp/mcp-proxy';
-import { decodePathSegment } from './ids';
-import { Admission } from './request-pipeline';
-import type { Principal } from './principal';
-import { securityHeaders } from './security';
+import { MCP_PATH, McpProxy } from './mcp-proxy';
+import { decodePathSegment } from '../http/ids';
+import { Admission } from '../http/request-pipeline';
+import type { Principal } from '../http/principal';
+import { securityHeaders } from '../http/security';
 
 /**
  * Serves the MCP endpoint ahead of Express and Nest: every MCP message is a request, and the
