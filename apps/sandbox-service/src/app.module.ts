@@ -6,15 +6,17 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { SANDBOX_CONFIG, type SandboxConfig } from './config/env';
 import { ConnectionStore } from './connections/connection-store';
-import { ConnectionsHandler } from './connections/connections.handler';
-import { ConnectionsService } from './connections/connections.service';
 import { CredentialsClient } from './deploy/credentials-client';
 import { Deployer } from './deploy/deployer';
 import { Reconciler } from './deploy/reconciler';
 import { SandboxRuntime } from './deploy/sandbox-runtime';
 import { Scheduler } from './deploy/scheduler';
 import { Supervisor } from './deploy/supervisor';
+import { CLOCK, systemClock } from './lifecycle/clock';
+import { Lifecycle } from './lifecycle/lifecycle';
 import { LogStore } from './logs/log-store';
+import { ConnectionsHandler } from './operations/connections.handler';
+import { ConnectionsService } from './operations/connections.service';
 import { BridgeHost } from './providers/bridge-host';
 import { E2bProvider, e2bSettings } from './providers/e2b.provider';
 import { LocalProvider } from './providers/local.provider';
@@ -70,7 +72,9 @@ export class AppModule {
           ServerTypes,
           CredentialsClient,
           LogStore,
+          { provide: CLOCK, useValue: systemClock },
           ConnectionStore,
+          Lifecycle,
           SandboxRuntime,
           Deployer,
           Scheduler,

@@ -70,4 +70,12 @@ export class ConnectionEntity {
   /** Since when it runs (idleness counts from here when it was never used). */
   @Column('timestamptz', { name: 'running_since', nullable: true })
   runningSince: Date | null;
+
+  /** The user operation (stop, start, delete, ...) under way on it, on whichever replica. */
+  @Column('uuid', { name: 'operation_id', nullable: true })
+  operationId: string | null;
+
+  /** Until when that operation's lease holds (a replica that died mid-operation lets go then). */
+  @Column('timestamptz', { name: 'operation_until', nullable: true })
+  operationUntil: Date | null;
 }

@@ -7,6 +7,7 @@ import { IdempotencyKeyEntity } from '../connections/idempotency-key.entity';
 import { ConnectionLogEntity } from '../logs/connection-log.entity';
 import { CreateConnections1795479404256 } from '../migrations/1795479404256-create-connections';
 import { AddRunningSince1795483387582 } from '../migrations/1795483387582-add-running-since';
+import { AddOperationLease1795490000000 } from '../migrations/1795490000000-add-operation-lease';
 
 export const SANDBOX_SCHEMA = 'sandbox';
 
@@ -25,6 +26,7 @@ export function sandboxDataSource(url: string): DataSource {
       outboxMigration(SANDBOX_SCHEMA, 1763900000001),
       CreateConnections1795479404256,
       AddRunningSince1795483387582,
+      AddOperationLease1795490000000,
     ],
     poolSize: 10,
   });

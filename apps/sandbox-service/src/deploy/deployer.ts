@@ -5,6 +5,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { constants as osConstants } from 'node:os';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionStore } from '../connections/connection-store';
+import { CLOCK, type Clock } from '../lifecycle/clock';
+import { Lifecycle } from '../lifecycle/lifecycle';
 import type { ConnectionEntity } from '../connections/connection.entity';
 import { SecretMasker } from '@athenic/platform-crypto';
 import { LogStore } from '../logs/log-store';
@@ -36,6 +38,8 @@ export class Deployer {
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
     @Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider,
     private readonly store: ConnectionStore,
+    private readonly lifecycle: Lifecycle,
+    @Inject(CLOCK) private readonly clock: Clock,
     private readonly runtime: SandboxRuntime,
     private readonly types: ServerTypes,
     private readonly credentials: CredentialsClient,
@@ -60,7 +64,8 @@ export class Deployer {
   private async deploy(connection: ConnectionEntity, signal: AbortSignal): Promise<void> {
     const { id, generation } = connection;
     const deadline =
-      connection.deployDeadlineAt?.getTime() ?? Date.now() + this.config.env.DEPLOY_TIMEOUT_MS;
+      connection.deployDeadlineAt?.getTime() ??
+      this.clock.now() + this.config.env.DEPLOY_TIMEOUT_MS;
     this.logs.append(id, 'system', `Deploying ${connection.mcpServerId} (attempt ${generation})`);
     // Masks the credentials in everything the server says, failure reasons included.
     let masker = new SecretMasker([]);
@@ -77,7 +82,7 @@ export class Deployer {
         paths: this.provider.paths(id),
       });
       const targets = userTargets(entry, connection.config, credentials);
-      const remaining = deadline - Date.now();
+      const remaining = deadline - this.clock.now();
       if (remaining <= 0)
         throw new DeployError(
           `Deploy timeout: the deadline of ${this.config.env.DEPLOY_TIMEOUT_MS / 1000} s passed before the server started.`,
@@ -104,21 +109,16 @@ export class Deployer {
         return;
       }
       current.handle = handle;
-      const running = await this.store.transition(
+      const running = await this.lifecycle.apply(
         id,
-        'mcpRunning',
-        `Running: the server answered MCP initialize and lists ${handle.ready.tools} tool(s).`,
+        'deployed',
         {
-          from: ['mcpDeploying'],
-          generation,
-          patch: {
-            isolation: handle.isolation,
-            bridgeUrl: handle.bridgeUrl,
-            sandboxRef: handle.ref,
-            deployDeadlineAt: null,
-            runningSince: new Date(),
-          },
+          tools: handle.ready.tools,
+          isolation: handle.isolation,
+          bridgeUrl: handle.bridgeUrl,
+          sandboxRef: handle.ref,
         },
+        { generation },
       );
       if (!running) {
         // Stopped, deleted or redeployed meanwhile: this sandbox is not wanted.
@@ -135,11 +135,7 @@ export class Deployer {
       const reason = masker.mask(error instanceof DeployError ? error.reason : describe(error));
       this.logs.append(id, 'system', `Deploy failed: ${reason}`);
       this.log.warn(`Deploy of ${id} failed: ${reason}`);
-      await this.store.transition(id, 'mcpError', reason, {
-        from: ['mcpDeploying'],
-        generation,
-        patch: { deployDeadlineAt: null },
-      });
+      await this.lifecycle.apply(id, 'deployFailed', { reason }, { generation });
       const current = this.runtime.get(id);
       if (current?.generation === generation) this.runtime.delete(id);
     }
@@ -216,47 +212,23 @@ export class Deployer {
     try {
       const row = await this.store.findOptional(id);
       if (!row || row.generation !== generation || row.status !== 'mcpRunning') return;
-      const {
-        CRASH_BUDGET: budget,
-        RESTART_BACKOFF_MS: backoff,
-        DEPLOY_TIMEOUT_MS: deployTimeout,
-      } = this.config.env;
       // A server that ran a good while before crashing starts a fresh budget.
       const stable =
-        row.runningSince !== null && Date.now() - row.runningSince.getTime() > STABLE_RUN_MS;
+        row.runningSince !== null && this.clock.now() - row.runningSince.getTime() > STABLE_RUN_MS;
       const restarts = stable ? 0 : row.restartCount;
+      const { CRASH_BUDGET: budget, RESTART_BACKOFF_MS: backoff } = this.config.env;
       if (row.desiredState === 'running' && restarts < budget) {
-        const delay = backoff * 2 ** restarts;
-        const restarting = await this.store.transition(
+        const delayMs = backoff * 2 ** restarts;
+        const restarting = await this.lifecycle.apply(
           id,
-          'mcpDeploying',
-          `The server ${how}; restarting in ${formatDelay(delay)} (restart ${restarts + 1} of ${budget}).`,
-          {
-            from: ['mcpRunning'],
-            generation,
-            patch: {
-              generation: () => 'generation + 1',
-              restartCount: restarts + 1,
-              deployDeadlineAt: new Date(Date.now() + delay + deployTimeout),
-              bridgeUrl: null,
-              runningSince: null,
-            },
-          },
+          'crashed',
+          { how, restarts, budget, delayMs },
+          { generation },
         );
-        if (restarting) this.later(delay, restarting.id, restarting.generation);
+        if (restarting) this.later(delayMs, restarting.id, restarting.generation);
         return;
       }
-      const given = restarts > 0 ? ` after ${restarts} automatic restart(s)` : '';
-      await this.store.transition(
-        id,
-        'mcpError',
-        `The server ${how}${given}${tail ? `: ${tail}` : ''}. Fix the cause, then start it again.`,
-        {
-          from: ['mcpRunning'],
-          generation,
-          patch: { bridgeUrl: null, runningSince: null },
-        },
-      );
+      await this.lifecycle.apply(id, 'crashBudgetSpent', { how, restarts, tail }, { generation });
     } catch (error) {
       this.log.error(`Could not record the exit of ${id}: ${describe(error)}`);
     } finally {
@@ -266,7 +238,7 @@ export class Deployer {
 
   /** Deploys again after a back-off, unless the connection moved on meanwhile. */
   private later(delay: number, id: string, generation: number): void {
-    setTimeout(() => {
+    this.clock.after(delay, () => {
       void this.store.findOptional(id).then(
         (row) => {
           if (
@@ -284,7 +256,7 @@ export class Deployer {
           this.later(retry, id, generation);
         },
       );
-    }, delay).unref();
+    });
   }
 }
 
@@ -310,10 +282,6 @@ const ADOPTION_ATTEMPTS = 5;
 
 /** Runs longer than this before a crash reset the restart count. */
 const STABLE_RUN_MS = 60_000;
-
-function formatDelay(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
-}
 
 function describe(error: unknown): string {
   if (error instanceof DomainError) {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConnectionStore } from '../connections/connection-store';
+import { Lifecycle } from '../lifecycle/lifecycle';
 import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
 import { Deployer } from './deployer';
 import { SandboxRuntime } from './sandbox-runtime';
@@ -17,6 +18,7 @@ export class Reconciler {
   constructor(
     @Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider,
     private readonly store: ConnectionStore,
+    private readonly lifecycle: Lifecycle,
     private readonly runtime: SandboxRuntime,
     private readonly deployer: Deployer,
   ) {}
@@ -40,32 +42,12 @@ export class Reconciler {
       this.log.warn(`Killed ${killed.length} orphaned server process(es): ${killed.join(', ')}`);
     for (const row of await this.store.inStatus(['mcpDeploying', 'mcpRunning'])) {
       if (this.runtime.get(row.id) || adopting.has(row.id)) continue;
-      if (row.desiredState === 'running') {
-        await this.store.transition(
-          row.id,
-          'mcpPending',
-          'The sandbox service restarted and the sandbox was gone; redeploying.',
-          {
-            from: ['mcpDeploying', 'mcpRunning'],
-            patch: {
-              queuedAt: new Date(),
-              bridgeUrl: null,
-              sandboxRef: null,
-              deployDeadlineAt: null,
-            },
-          },
-        );
-      } else {
-        await this.store.transition(
-          row.id,
-          'mcpStopped',
-          'Stopped: the sandbox service restarted and the connection was meant to be stopped.',
-          {
-            from: ['mcpDeploying', 'mcpRunning'],
-            patch: { bridgeUrl: null, sandboxRef: null, deployDeadlineAt: null },
-          },
-        );
-      }
+      await this.lifecycle.apply(
+        row.id,
+        row.desiredState === 'running' ? 'lost' : 'lostWhileUnwanted',
+        { cause: 'service-restarted' },
+        { generation: row.generation },
+      );
     }
   }
 }

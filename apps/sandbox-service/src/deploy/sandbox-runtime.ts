@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { SecretMasker } from '@athenic/platform-crypto';
+import type { ConnectionEntity } from '../connections/connection.entity';
 import {
   SANDBOX_PROVIDER,
   type SandboxHandle,
@@ -55,6 +56,24 @@ export class SandboxRuntime implements OnApplicationShutdown {
 
   ids(): Set<string> {
     return new Set(this.entries.keys());
+  }
+
+  /** Which provider runs this process's sandboxes (recorded on each connection). */
+  get providerName(): SandboxProvider['name'] {
+    return this.provider.name;
+  }
+
+  /**
+   * Stops what runs for a connection that is being stopped or deleted, and removes its working
+   * dir unless the user asked for persistent storage (always on delete).
+   */
+  async release(
+    row: Pick<ConnectionEntity, 'id' | 'config'>,
+    options: { discardFiles?: boolean } = {},
+  ): Promise<void> {
+    await this.stop(row.id);
+    if (options.discardFiles || row.config.persistent_storage !== true)
+      await this.provider.discardFiles(row.id);
   }
 
   /** Cancels a deploy in progress and stops a running sandbox; forgets the connection. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionStore } from '../connections/connection-store';
+import { Lifecycle } from '../lifecycle/lifecycle';
 import { Deployer } from './deployer';
 
 const TICK_MS = 2000;
@@ -21,6 +22,7 @@ export class Scheduler implements OnApplicationShutdown {
   constructor(
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
     private readonly store: ConnectionStore,
+    private readonly lifecycle: Lifecycle,
     private readonly deployer: Deployer,
   ) {}
 
@@ -52,14 +54,16 @@ export class Scheduler implements OnApplicationShutdown {
       });
   }
 
-  private async tick(): Promise<void> {
+  /** Resolves once no pass runs and none is asked for (the kicks made so far are done). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** One pass: slots to the longest waiting, queue positions to the others. */
+  async tick(): Promise<void> {
     const pending = await this.store.inStatus(['mcpPending']);
     if (pending.length === 0) return;
-    const {
-      MAX_SANDBOXES: max,
-      MAX_SANDBOXES_PER_ACCOUNT: perAccount,
-      DEPLOY_TIMEOUT_MS: deployTimeout,
-    } = this.config.env;
+    const { MAX_SANDBOXES: max, MAX_SANDBOXES_PER_ACCOUNT: perAccount } = this.config.env;
     const counts = await this.store.activeCounts();
     const byAccount = counts.byAccount;
     let total = counts.total;
@@ -68,21 +72,7 @@ export class Scheduler implements OnApplicationShutdown {
       if (this.stopped) return;
       const used = byAccount.get(connection.accountId) ?? 0;
       if (total < max && used < perAccount) {
-        const deploying = await this.store.transition(
-          connection.id,
-          'mcpDeploying',
-          'Deploying: starting the server in its sandbox.',
-          {
-            from: ['mcpPending'],
-            patch: {
-              generation: () => 'generation + 1',
-              deployDeadlineAt: new Date(Date.now() + deployTimeout),
-              queuedAt: null,
-              bridgeUrl: null,
-              sandboxRef: null,
-            },
-          },
-        );
+        const deploying = await this.lifecycle.apply(connection.id, 'scheduled', undefined);
         if (!deploying) continue;
         total++;
         byAccount.set(connection.accountId, used + 1);
@@ -95,8 +85,7 @@ export class Scheduler implements OnApplicationShutdown {
           ? `all ${max} sandbox slots of the platform are in use`
           : `the account already runs its limit of ${perAccount} sandboxes`;
       const reason = `Waiting for a sandbox slot: position ${position} in the queue (${why}); it starts by itself when one frees up.`;
-      if (connection.statusReason !== reason)
-        await this.store.patch(connection.id, { statusReason: reason });
+      if (connection.statusReason !== reason) await this.lifecycle.waiting(connection.id, reason);
     }
   }
 

@@ -2,10 +2,13 @@ import { isDatabaseUnavailable } from '@athenic/database';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionStore } from '../connections/connection-store';
-import { ConnectionsService } from '../connections/connections.service';
+import { CLOCK, type Clock } from '../lifecycle/clock';
+import { Lifecycle } from '../lifecycle/lifecycle';
+import { LogStore } from '../logs/log-store';
 import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
-import { SandboxRuntime } from './sandbox-runtime';
 import { Deployer } from './deployer';
+import { SandboxRuntime } from './sandbox-runtime';
+import { Scheduler } from './scheduler';
 
 const FAILED_PINGS = 3;
 const DEADLINE_GRACE_MS = 2000;
@@ -36,8 +39,11 @@ export class Supervisor implements OnApplicationShutdown {
     @Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider,
     private readonly runtime: SandboxRuntime,
     private readonly store: ConnectionStore,
-    private readonly connections: ConnectionsService,
+    private readonly lifecycle: Lifecycle,
+    @Inject(CLOCK) private readonly clock: Clock,
     private readonly deployer: Deployer,
+    private readonly scheduler: Scheduler,
+    private readonly logs: LogStore,
   ) {}
 
   start(): void {
@@ -70,21 +76,22 @@ export class Supervisor implements OnApplicationShutdown {
     await Promise.all(
       this.runtime.entriesList().map(async ([id, entry]) => {
         if (!entry.handle || entry.unhealthy) return;
-        const started = Date.now();
+        const started = this.clock.now();
         try {
           await entry.handle.ping(this.config.env.HEALTH_CHECK_TIMEOUT_MS);
           entry.failedPings = 0;
         } catch (error) {
-          const failedFast = Date.now() - started < this.config.env.HEALTH_CHECK_TIMEOUT_MS / 2;
+          const failedFast =
+            this.clock.now() - started < this.config.env.HEALTH_CHECK_TIMEOUT_MS / 2;
           entry.failedPings = (entry.failedPings ?? 0) + 1;
           this.log.warn(
             `Connection ${id}: MCP ping failed (${entry.failedPings} in a row): ${String(error)}`,
           );
           if (entry.failedPings >= FAILED_PINGS) {
             // A server that died is reported by its exit a moment later: that is the truer reason.
-            const grace = Date.now() + (failedFast ? GONE_EXIT_GRACE_MS : EXIT_GRACE_MS);
-            while (Date.now() < grace && this.runtime.get(id) === entry && !entry.unhealthy)
-              await new Promise((resolve) => setTimeout(resolve, 100));
+            const grace = this.clock.now() + (failedFast ? GONE_EXIT_GRACE_MS : EXIT_GRACE_MS);
+            while (this.clock.now() < grace && this.runtime.get(id) === entry && !entry.unhealthy)
+              await new Promise((resolve) => this.clock.after(100, () => resolve(undefined)));
             if (this.runtime.get(id) !== entry || entry.unhealthy) return;
             entry.unhealthy = `stopped answering MCP pings (${FAILED_PINGS} failed in a row)`;
             await entry.handle.stop();
@@ -96,7 +103,7 @@ export class Supervisor implements OnApplicationShutdown {
 
   async reapIdle(): Promise<void> {
     const idleMs = this.config.env.IDLE_TIMEOUT_MS;
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [id, entry] of this.runtime.entriesList()) {
       if (!entry.handle) continue;
       const row = await this.store.findOptional(id);
@@ -107,10 +114,43 @@ export class Supervisor implements OnApplicationShutdown {
         row.runningSince?.getTime() ?? 0,
       );
       if (now - lastUse < idleMs) continue;
-      await this.connections
-        .stopIdle(id, idleMs)
-        .catch((error: unknown) => this.log.warn(`Idle stop of ${id} skipped: ${String(error)}`));
+      await this.stopIdle(id, idleMs).catch((error: unknown) =>
+        this.log.warn(`Idle stop of ${id} skipped: ${String(error)}`),
+      );
     }
+  }
+
+  /** Stops a connection unused for IDLE_TIMEOUT_MS (unless a user operation is under way on it). */
+  private async stopIdle(id: string, idleMs: number): Promise<void> {
+    await this.lifecycle.whenFree(id, async () => {
+      const row = await this.store.findOptional(id);
+      if (row?.status !== 'mcpRunning') return;
+      await this.lifecycle.want(row.id, 'stopped');
+      await this.runtime.release(row);
+      const stopped = await this.lifecycle.apply(row.id, 'idleStop', { idleMs });
+      if (stopped) this.logs.append(row.id, 'system', stopped.statusReason);
+      this.scheduler.kick();
+    });
+  }
+
+  /**
+   * A connection the database says runs has no sandbox here (it vanished, or its deploy was
+   * lost): redeployed when its user wants it running, else marked stopped. Skipped while a user
+   * operation (a stop, a delete) is under way on it: that one decides.
+   */
+  private async requeueLost(id: string): Promise<void> {
+    await this.lifecycle.whenFree(id, async () => {
+      const row = await this.store.findOptional(id);
+      if (!row || row.status !== 'mcpRunning' || this.runtime.get(id)?.handle) return;
+      const transition = row.desiredState === 'running' ? 'lost' : 'lostWhileUnwanted';
+      await this.lifecycle.apply(
+        id,
+        transition,
+        { cause: 'vanished' },
+        { generation: row.generation },
+      );
+      this.scheduler.kick();
+    });
   }
 
   async reconcile(): Promise<void> {
@@ -124,21 +164,14 @@ export class Supervisor implements OnApplicationShutdown {
       if (
         row.status === 'mcpDeploying' &&
         row.deployDeadlineAt &&
-        row.deployDeadlineAt.getTime() + DEADLINE_GRACE_MS < Date.now()
+        row.deployDeadlineAt.getTime() + DEADLINE_GRACE_MS < this.clock.now()
       ) {
         // Never a newer attempt than the row this round read.
         if (entry && entry.generation !== row.generation) continue;
         await this.runtime.stop(row.id);
-        await this.store.transition(
-          row.id,
-          'mcpError',
-          `Deploy timeout: the server was not running ${Math.round(this.config.env.DEPLOY_TIMEOUT_MS / 1000)} s after its deploy started.`,
-          {
-            from: ['mcpDeploying'],
-            generation: row.generation,
-            patch: { deployDeadlineAt: null },
-          },
-        );
+        await this.lifecycle.apply(row.id, 'deadlinePassed', undefined, {
+          generation: row.generation,
+        });
         continue;
       }
       if (row.status !== 'mcpRunning' || entry?.handle) continue;
@@ -151,7 +184,7 @@ export class Supervisor implements OnApplicationShutdown {
           continue;
         }
       }
-      await this.connections.requeueLost(row.id);
+      await this.requeueLost(row.id);
     }
     // Sandboxes this process runs for connections that are not deploying or running any more.
     for (const [id, generation] of before) {
@@ -160,7 +193,7 @@ export class Supervisor implements OnApplicationShutdown {
         await this.runtime.stop(id);
       }
     }
-    const forgotten = await this.store.purgeIdempotencyKeys();
+    const forgotten = await this.lifecycle.purgeIdempotencyKeys();
     if (forgotten > 0) this.log.log(`Forgot ${forgotten} idempotency key(s) older than 24 hours`);
     const killed = await this.provider.killOrphans(this.runtime.ids(), adopting);
     if (killed.length > 0)

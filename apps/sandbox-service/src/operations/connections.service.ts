@@ -22,28 +22,24 @@ import { Deployer } from '../deploy/deployer';
 import { SandboxRuntime } from '../deploy/sandbox-runtime';
 import { Scheduler } from '../deploy/scheduler';
 import { LogStore } from '../logs/log-store';
-import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
 import { ServerTypes } from '../registry/server-types';
-import { checkConfig } from './config-rules';
-import { ConnectionStore } from './connection-store';
-import { toView } from './connection-view';
-import type { ConnectionEntity } from './connection.entity';
-import { assertCanStart, assertCanStop } from './lifecycle';
+import { checkConfig } from '../connections/config-rules';
+import { ConnectionStore } from '../connections/connection-store';
+import { toView } from '../connections/connection-view';
+import type { ConnectionEntity } from '../connections/connection.entity';
+import { Lifecycle } from '../lifecycle/lifecycle';
 
-const QUEUED = 'Queued: waiting for a sandbox slot.';
 const PING_TIMEOUT_MS = 3000;
 
 /** What users (through the gateway) and other services ask of connections. */
 @Injectable()
 export class ConnectionsService {
   private readonly log = new Logger('ConnectionsService');
-  /** Connections with a user operation in flight: a second one gets operation_in_progress. */
-  private readonly busy = new Set<string>();
 
   constructor(
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
-    @Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider,
     private readonly store: ConnectionStore,
+    private readonly lifecycle: Lifecycle,
     private readonly types: ServerTypes,
     private readonly credentials: CredentialsClient,
     private readonly runtime: SandboxRuntime,
@@ -73,27 +69,15 @@ export class ConnectionsService {
     );
     let row: ConnectionEntity;
     try {
-      row = await this.store.create(
+      row = await this.lifecycle.install(
         {
           id,
           accountId: command.account_id,
           mcpServerId: entry.id,
           title: command.title,
           config,
-          status: 'mcpPending',
-          statusReason: QUEUED,
-          desiredState: 'running',
-          isolation: null,
-          provider: this.provider.name,
-          generation: 0,
-          sandboxRef: null,
-          bridgeUrl: null,
-          restartCount: 0,
-          queuedAt: new Date(),
-          deployDeadlineAt: null,
-          lastActiveAt: null,
-        } as ConnectionEntity,
-        'Installed; queued for a sandbox.',
+          provider: this.runtime.providerName,
+        },
         command.idempotency_key
           ? { key: command.idempotency_key, requestHash: command.request_hash ?? '' }
           : undefined,
@@ -136,102 +120,39 @@ export class ConnectionsService {
   }
 
   async stop(command: ConnectionCommand): Promise<ConnectionView> {
-    return this.exclusively(command.id, async () => {
+    return this.lifecycle.exclusively(command.id, command.account_id, async () => {
       const row = await this.store.find(command.id, command.account_id);
-      assertCanStop(row.status);
-      await this.store.patch(row.id, { desiredState: 'stopped' });
-      await this.runtime.stop(row.id);
-      if (row.config.persistent_storage !== true) await this.provider.discardFiles(row.id);
+      this.lifecycle.assertCan(row, 'userStop');
+      // Wanted stopped first: a sandbox that exits while it is being stopped is not restarted.
+      await this.lifecycle.want(row.id, 'stopped');
+      await this.runtime.release(row);
       this.logs.append(row.id, 'system', 'Stopped by user');
-      const stopped = await this.store.transition(
+      const stopped = await this.lifecycle.require(
         row.id,
-        'mcpStopped',
-        'Stopped by user; start it again when needed.',
-        {
-          patch: { bridgeUrl: null, sandboxRef: null, deployDeadlineAt: null, queuedAt: null },
-        },
+        command.account_id,
+        'userStop',
+        undefined,
       );
       this.scheduler.kick();
-      return toView(stopped!);
-    });
-  }
-
-  /** The idle reaper's stop: like a user's, with "idle" in the reason. */
-  async stopIdle(id: string, idleMs: number): Promise<void> {
-    await this.exclusively(id, async () => {
-      const row = await this.store.find(id);
-      if (row.status !== 'mcpRunning') return;
-      await this.store.patch(row.id, { desiredState: 'stopped' });
-      await this.runtime.stop(row.id);
-      if (row.config.persistent_storage !== true) await this.provider.discardFiles(row.id);
-      const minutes =
-        idleMs >= 60000 ? `${Math.round(idleMs / 60000)} min` : `${Math.round(idleMs / 1000)} s`;
-      this.logs.append(row.id, 'system', `Stopped after ${minutes} idle`);
-      await this.store.transition(
-        row.id,
-        'mcpStopped',
-        `Stopped after ${minutes} idle (no MCP use); start it again when needed.`,
-        {
-          from: ['mcpRunning'],
-          patch: { bridgeUrl: null, sandboxRef: null, runningSince: null },
-        },
-      );
-      this.scheduler.kick();
-    });
-  }
-
-  /**
-   * A connection the database says runs has no sandbox here (it vanished, or its deploy was
-   * lost): redeployed when its user wants it running, else marked stopped. Skipped while another
-   * operation on it (a stop, an idle stop) is under way: that one decides.
-   */
-  async requeueLost(id: string): Promise<void> {
-    if (this.busy.has(id)) return;
-    await this.exclusively(id, async () => {
-      const row = await this.store.findOptional(id);
-      if (!row || row.status !== 'mcpRunning' || this.runtime.get(id)?.handle) return;
-      const lost = { bridgeUrl: null, sandboxRef: null, runningSince: null };
-      if (row.desiredState !== 'running') {
-        await this.store.transition(
-          id,
-          'mcpStopped',
-          'Stopped: the sandbox was gone and the connection was meant to be stopped.',
-          {
-            from: ['mcpRunning'],
-            generation: row.generation,
-            patch: lost,
-          },
-        );
-        return;
-      }
-      await this.store.transition(id, 'mcpPending', 'The sandbox was gone; redeploying.', {
-        from: ['mcpRunning'],
-        generation: row.generation,
-        patch: { ...lost, queuedAt: new Date() },
-      });
-      this.scheduler.kick();
+      return toView(stopped);
     });
   }
 
   async start(command: ConnectionCommand): Promise<ConnectionView> {
-    return this.exclusively(command.id, async () => {
-      const row = await this.store.find(command.id, command.account_id);
-      assertCanStart(row.status);
-      const pending = await this.store.transition(
-        row.id,
-        'mcpPending',
-        'Started by user; queued for a sandbox.',
-        {
-          patch: { desiredState: 'running', queuedAt: new Date(), restartCount: 0 },
-        },
+    return this.lifecycle.exclusively(command.id, command.account_id, async () => {
+      const pending = await this.lifecycle.require(
+        command.id,
+        command.account_id,
+        'userStart',
+        undefined,
       );
       this.scheduler.kick();
-      return toView(pending!);
+      return toView(pending);
     });
   }
 
   async replaceCredentials(command: ReplaceCredentialsCommand): Promise<ConnectionView> {
-    return this.exclusively(command.id, async () => {
+    return this.lifecycle.exclusively(command.id, command.account_id, async () => {
       const row = await this.store.find(command.id, command.account_id);
       await this.credentials.store(
         row.accountId,
@@ -245,40 +166,19 @@ export class ConnectionsService {
         return toView(await this.store.find(row.id));
       // Running or deploying: deploy again with the new values.
       await this.runtime.stop(row.id);
-      const reason = 'Credentials replaced; redeploying.';
-      const redeploying =
-        row.status === 'mcpRunning'
-          ? await this.store.transition(row.id, 'mcpDeploying', reason, {
-              patch: {
-                generation: () => 'generation + 1',
-                deployDeadlineAt: new Date(Date.now() + this.config.env.DEPLOY_TIMEOUT_MS),
-                bridgeUrl: null,
-              },
-            })
-          : await this.restartDeploy(row, reason);
+      const redeploying = await this.lifecycle.apply(row.id, 'credentialsReplaced', undefined);
       if (redeploying) this.deployer.begin(redeploying);
       return toView(redeploying ?? (await this.store.find(row.id)));
     });
   }
 
-  /** A deploy in progress starts over: same status, a new attempt. */
-  private async restartDeploy(row: ConnectionEntity, reason: string): Promise<ConnectionEntity> {
-    await this.store.patch(row.id, {
-      generation: () => 'generation + 1',
-      deployDeadlineAt: new Date(Date.now() + this.config.env.DEPLOY_TIMEOUT_MS),
-      statusReason: reason,
-    });
-    return this.store.find(row.id);
-  }
-
   async delete(command: ConnectionCommand): Promise<{ id: string }> {
-    return this.exclusively(command.id, async () => {
+    return this.lifecycle.exclusively(command.id, command.account_id, async () => {
       const row = await this.store.find(command.id, command.account_id);
       await this.credentials.delete(row.accountId, row.id, command.actor);
-      await this.runtime.stop(row.id);
-      await this.provider.discardFiles(row.id);
+      await this.runtime.release(row, { discardFiles: true });
       await this.logs.remove(row.id);
-      await this.store.remove(row);
+      await this.lifecycle.remove(row);
       this.log.log(`Connection ${row.id} deleted`);
       this.scheduler.kick();
       return { id: row.id };
@@ -314,7 +214,7 @@ export class ConnectionsService {
   }
 
   async touch(ids: string[], at: string): Promise<{ touched: number }> {
-    return { touched: await this.store.touch(ids, new Date(at)) };
+    return { touched: await this.lifecycle.touch(ids, new Date(at)) };
   }
 
   /** The guide's health check: an MCP ping to every running connection of the account. */
@@ -360,28 +260,13 @@ export class ConnectionsService {
         }
       }),
     );
-    await this.store.touch(touched, new Date());
+    await this.lifecycle.touch(touched, new Date());
     const unhealthy = connections.some((c) => c.healthy === false || c.status === 'mcpError');
     return {
       status: unhealthy ? 'unhealthy' : 'healthy',
       checked_at: new Date().toISOString(),
       connections,
     };
-  }
-
-  private async exclusively<T>(id: string, work: () => Promise<T>): Promise<T> {
-    if (this.busy.has(id)) {
-      throw new DomainError(
-        'operation_in_progress',
-        'Another operation on this connection is still in progress; try again in a moment.',
-      );
-    }
-    this.busy.add(id);
-    try {
-      return await work();
-    } finally {
-      this.busy.delete(id);
-    }
   }
 }
 

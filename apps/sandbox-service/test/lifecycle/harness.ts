@@ -1,0 +1,262 @@
+import type { ConnectionView, McpServerEntry } from '@athenic/contracts';
+import { migrate } from '@athenic/database';
+import { createEgressGuard, type EgressGuard } from '@athenic/egress';
+import { BusClient, Outbox } from '@athenic/messaging';
+import { createTestInfrastructure, eventually, type TestInfrastructure } from '@athenic/testing';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { loadConfig, type SandboxConfig } from '../../src/config/env';
+import { ConnectionStore } from '../../src/connections/connection-store';
+import type { ConnectionEntity } from '../../src/connections/connection.entity';
+import { sandboxDataSource } from '../../src/database/data-source';
+import type { CredentialsClient } from '../../src/deploy/credentials-client';
+import { Deployer } from '../../src/deploy/deployer';
+import { Reconciler } from '../../src/deploy/reconciler';
+import { SandboxRuntime } from '../../src/deploy/sandbox-runtime';
+import { Scheduler } from '../../src/deploy/scheduler';
+import { Supervisor } from '../../src/deploy/supervisor';
+import { Lifecycle } from '../../src/lifecycle/lifecycle';
+import { LogStore } from '../../src/logs/log-store';
+import { ConnectionsService } from '../../src/operations/connections.service';
+import type { ServerTypes } from '../../src/registry/server-types';
+import { FakeProvider } from './fake-provider';
+import { ManualClock } from './manual-clock';
+
+export const CANARY = 'canary-lifecycle-9d2e';
+
+/** A command-only server type: nothing to install, one credential. */
+export const FAKE_TYPE: McpServerEntry = {
+  id: 'fake-server',
+  name: 'Fake server',
+  description: 'A server type for the lifecycle tests',
+  category: 'testing',
+  transport: 'stdio',
+  package: null,
+  version: null,
+  launch: { command: 'node', args: ['server.js'], env: { TOKEN: 'credential:token' } },
+  credential_schema: {},
+  config_schema: {},
+  egress: [],
+  builtin: false,
+  created_at: '',
+  updated_at: '',
+} as unknown as McpServerEntry;
+
+/**
+ * The registry and the credential service, as the sandbox service's clients of them see them
+ * (their own behaviour is tested against the real services elsewhere).
+ */
+class FakeRegistry {
+  async get(id: string): Promise<McpServerEntry> {
+    if (id !== FAKE_TYPE.id) throw new Error(`no type ${id}`);
+    return FAKE_TYPE;
+  }
+
+  async installed(): Promise<undefined> {
+    return undefined;
+  }
+}
+
+class FakeCredentials {
+  readonly stored = new Map<string, Record<string, string>>();
+
+  async store(
+    _account: string,
+    connectionId: string,
+    _type: string,
+    sealed: Record<string, string>,
+  ) {
+    this.stored.set(connectionId, sealed);
+    return { connection_id: connectionId, fields: Object.keys(sealed) };
+  }
+
+  async reveal(_account: string, connectionId: string): Promise<Record<string, string>> {
+    return this.stored.get(connectionId) ?? { token: CANARY };
+  }
+
+  async delete(_account: string, connectionId: string): Promise<void> {
+    this.stored.delete(connectionId);
+  }
+}
+
+export interface LifecycleParts {
+  clock: ManualClock;
+  provider: FakeProvider;
+  store: ConnectionStore;
+  lifecycle: Lifecycle;
+  runtime: SandboxRuntime;
+  deployer: Deployer;
+  scheduler: Scheduler;
+  supervisor: Supervisor;
+  reconciler: Reconciler;
+  connections: ConnectionsService;
+  logs: LogStore;
+  config: SandboxConfig;
+}
+
+/**
+ * The sandbox service's lifecycle, assembled as its module does, on a real Postgres (a database
+ * of its own) and a real RabbitMQ vhost for the outbox, with a fake provider, fake registry and
+ * credential clients and a manual clock. `restart()` builds a second process's worth of the
+ * same parts on the same database (a restart of the service, or another replica).
+ */
+export class LifecycleHarness {
+  infra!: TestInfrastructure;
+  dataSource!: DataSource;
+  bus!: BusClient;
+  outbox!: Outbox;
+  clock = new ManualClock();
+  provider = new FakeProvider();
+  credentials = new FakeCredentials();
+  parts!: LifecycleParts;
+  private guard!: EgressGuard;
+  private dataDir = mkdtempSync(path.join(tmpdir(), 'lifecycle-'));
+  private readonly extra: LogStore[] = [];
+
+  constructor(
+    private readonly label: string,
+    private readonly env: Record<string, string> = {},
+  ) {}
+
+  async start(): Promise<this> {
+    this.infra = await createTestInfrastructure(this.label);
+    this.dataSource = sandboxDataSource(this.infra.databaseUrl);
+    await migrate(this.dataSource);
+    this.bus = new BusClient({ url: this.infra.amqpUrl, owner: 'sandbox' });
+    await this.bus.connect();
+    this.outbox = new Outbox(this.dataSource, this.bus, {
+      url: this.infra.amqpUrl,
+      owner: 'sandbox',
+    });
+    this.guard = await createEgressGuard(this.assemble(this.provider).config.env);
+    this.parts = this.assemble(this.provider);
+    return this;
+  }
+
+  /** Another process's worth of the lifecycle on the same database, clock and provider. */
+  assemble(provider: FakeProvider): LifecycleParts {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: this.infra?.databaseUrl,
+      AMQP_URL: this.infra?.amqpUrl,
+      DATA_DIR: this.dataDir,
+      MCP_PACKAGES_DIR: this.dataDir,
+      INTERNAL_SECRET: 'lifecycle-tests-internal-secret-0123456789',
+      ...this.env,
+    });
+    const store = new ConnectionStore(this.dataSource);
+    const lifecycle = new Lifecycle(this.dataSource, this.outbox, this.clock, config);
+    const runtime = new SandboxRuntime(provider);
+    const logs = new LogStore(this.dataSource);
+    this.extra.push(logs);
+    const types = new FakeRegistry() as unknown as ServerTypes;
+    const credentials = this.credentials as unknown as CredentialsClient;
+    const deployer = new Deployer(
+      config,
+      provider,
+      store,
+      lifecycle,
+      this.clock,
+      runtime,
+      types,
+      credentials,
+      logs,
+    );
+    const scheduler = new Scheduler(config, store, lifecycle, deployer);
+    const supervisor = new Supervisor(
+      config,
+      provider,
+      runtime,
+      store,
+      lifecycle,
+      this.clock,
+      deployer,
+      scheduler,
+      logs,
+    );
+    const reconciler = new Reconciler(provider, store, lifecycle, runtime, deployer);
+    const connections = new ConnectionsService(
+      config,
+      store,
+      lifecycle,
+      types,
+      credentials,
+      runtime,
+      scheduler,
+      deployer,
+      logs,
+      this.guard,
+    );
+    return {
+      clock: this.clock,
+      provider,
+      store,
+      lifecycle,
+      runtime,
+      deployer,
+      scheduler,
+      supervisor,
+      reconciler,
+      connections,
+      logs,
+      config,
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const logs of this.extra) await logs.onApplicationShutdown().catch(() => undefined);
+    await this.outbox?.onApplicationShutdown().catch(() => undefined);
+    await this.bus?.onApplicationShutdown().catch(() => undefined);
+    await this.dataSource?.destroy().catch(() => undefined);
+    await this.infra?.dispose();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Installs a connection of the fake type for `account`. */
+  async install(account = 'acct-1', title = 'fake'): Promise<ConnectionView> {
+    const reply = await this.parts.connections.install({
+      account_id: account,
+      mcp_server_id: FAKE_TYPE.id,
+      title,
+      config: {},
+      sealed_credentials: { token: CANARY },
+      actor: 'test',
+      idempotency_key: randomUUID(),
+      request_hash: 'h',
+    } as never);
+    return reply.connection;
+  }
+
+  row(id: string): Promise<ConnectionEntity> {
+    return this.parts.store.find(id);
+  }
+
+  /** A scheduling pass and those already asked for, then every deploy they began, to its end. */
+  async schedule(parts = this.parts): Promise<void> {
+    parts.scheduler.kick();
+    await parts.scheduler.settled();
+    await this.deploysSettled(parts);
+  }
+
+  /** Waits for what the clock set off (an exit recorded, a restart begun) to reach `status`. */
+  async until(id: string, status: ConnectionEntity['status']): Promise<ConnectionEntity> {
+    return eventually(async () => {
+      const row = await this.row(id);
+      expect(row.status).toBe(status);
+      return row;
+    });
+  }
+
+  async deploysSettled(parts = this.parts): Promise<void> {
+    await Promise.all(parts.runtime.entriesList().map(([, entry]) => entry.deploying));
+  }
+
+  /** The status history of a connection: [from, to, reason]. */
+  async history(id: string): Promise<[string | null, string, string][]> {
+    const events = await this.parts.store.events(id);
+    return events.map((e) => [e.fromStatus, e.toStatus, e.reason]);
+  }
+}
