@@ -1,7 +1,10 @@
 import { REPO_ROOT } from '@athenic/testing';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { parse } from 'yaml';
+import { loadConfig } from '../../apps/sandbox-service/src/config/env';
+import { resolvePublicUrl } from '../../apps/sandbox-service/src/providers/bridge-host';
 
 // No container engine runs here, so the compose file and Dockerfile are checked for what can be
 // checked without one: structure, health checks, start order, and that they match the repo.
@@ -75,6 +78,30 @@ describe('docker-compose.yml', () => {
         expect(service.healthcheck!.test).toEqual(['CMD', 'node', 'scripts/healthcheck.js', name]);
     }
     expect(fs.existsSync(path.join(REPO_ROOT, 'scripts', 'healthcheck.js'))).toBe(true);
+  });
+
+  it("lets every gateway reach every sandbox-service replica's bridges (scalable: no fixed host port)", () => {
+    const sandbox = compose.services['sandbox-service'];
+    expect(sandbox.ports).toBeUndefined();
+    expect(sandbox.environment).toMatchObject({ BRIDGE_HOST: '0.0.0.0', BRIDGE_PORT: '7700' });
+    // What the replica announces is its own address on the compose network.
+    const template = sandbox.environment!.BRIDGE_PUBLIC_URL;
+    expect(
+      resolvePublicUrl(template, 7700, {
+        eth0: [{ address: '172.18.0.7', family: 'IPv4', internal: false } as never],
+      }),
+    ).toBe('http://172.18.0.7:7700');
+    // And the service accepts it as configuration.
+    // (with compose's `${NAME:-default}` filled as compose does when NAME is unset).
+    const environment = Object.fromEntries(
+      Object.entries(sandbox.environment!).map(([k, v]) => [
+        k,
+        String(v).replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1'),
+      ]),
+    );
+    expect(() =>
+      loadConfig({ ...environment, NODE_ENV: 'test', DATA_DIR: os.tmpdir() }),
+    ).not.toThrow();
   });
 
   it('starts the gateway after the four services are healthy', () => {

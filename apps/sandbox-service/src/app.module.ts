@@ -14,6 +14,7 @@ import { Scheduler } from './deploy/scheduler';
 import { Supervisor } from './deploy/supervisor';
 import { CLOCK, systemClock } from './lifecycle/clock';
 import { Lifecycle } from './lifecycle/lifecycle';
+import { Replicas } from './lifecycle/replicas';
 import { LogStore } from './logs/log-store';
 import { ConnectionsHandler } from './operations/connections.handler';
 import { ConnectionsService } from './operations/connections.service';
@@ -74,6 +75,7 @@ export class AppModule {
           LogStore,
           { provide: CLOCK, useValue: systemClock },
           ConnectionStore,
+          Replicas,
           Lifecycle,
           SandboxRuntime,
           Deployer,

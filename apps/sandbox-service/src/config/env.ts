@@ -63,7 +63,12 @@ export class SandboxEnv extends CommonEnv {
   @Max(65535)
   BRIDGE_PORT: number = 0;
 
-  /** How the gateway reaches the bridges; defaults to http://<BRIDGE_HOST>:<port>. */
+  /**
+   * How the gateway reaches this replica's bridges; defaults to http://<BRIDGE_HOST>:<port>.
+   * `{ip}` stands for this host's first non-loopback IPv4 address, `{hostname}` for its name and
+   * `{port}` for the port the bridges got: `http://{ip}:7700` serves every replica of a scaled
+   * compose service (docs/lifecycle.md, "Replicas").
+   */
   @IsOptional()
   @Matches(/^https?:\/\/[^\s/]+$/, {
     message: 'BRIDGE_PUBLIC_URL must be an http(s) origin such as http://sandbox-service:3100',
@@ -97,6 +102,26 @@ export class SandboxEnv extends CommonEnv {
   @IsInt({ message: 'RECONCILE_INTERVAL_MS must be an integer' })
   @Min(200)
   RECONCILE_INTERVAL_MS: number = 30000;
+
+  /**
+   * This replica's name among the sandbox-service replicas sharing one database
+   * (docs/lifecycle.md, "Replicas"); by default its host name and a digest of DATA_DIR, the same
+   * on every restart, so a restarted replica takes its own connections back at once.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    message: 'SANDBOX_REPLICA_ID must be 1-63 letters, digits, dots, dashes or underscores',
+  })
+  SANDBOX_REPLICA_ID?: string = undefined;
+
+  /**
+   * How long a replica's lease lasts without a heartbeat (one every third of it). Past it the
+   * replica counts as gone: the others adopt its E2B sandboxes and redeploy its local ones.
+   */
+  @IsInt({ message: 'REPLICA_LEASE_MS must be an integer' })
+  @Min(3000)
+  @Max(600000)
+  REPLICA_LEASE_MS: number = 30000;
 
   /** The E2B API key (SANDBOX_PROVIDER=e2b); never generated. */
   @IsOptional()

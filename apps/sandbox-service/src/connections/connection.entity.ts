@@ -5,6 +5,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColum
 @Entity({ name: 'connections' })
 @Index('IDX_connections_account', ['accountId', 'createdAt'])
 @Index('IDX_connections_status', ['status'])
+@Index('IDX_connections_owner', ['ownerId'])
 export class ConnectionEntity {
   @PrimaryColumn('uuid')
   id: string;
@@ -78,4 +79,8 @@ export class ConnectionEntity {
   /** Until when that operation's lease holds (a replica that died mid-operation lets go then). */
   @Column('timestamptz', { name: 'operation_until', nullable: true })
   operationUntil: Date | null;
+
+  /** The replica whose process holds its sandbox (deploying or running); null otherwise. */
+  @Column('text', { name: 'owner_id', nullable: true })
+  ownerId: string | null;
 }

@@ -8,6 +8,8 @@ import { ConnectionLogEntity } from '../logs/connection-log.entity';
 import { CreateConnections1795479404256 } from '../migrations/1795479404256-create-connections';
 import { AddRunningSince1795483387582 } from '../migrations/1795483387582-add-running-since';
 import { AddOperationLease1795490000000 } from '../migrations/1795490000000-add-operation-lease';
+import { AddReplicas1795491000000 } from '../migrations/1795491000000-add-replicas';
+import { ReplicaEntity } from '../lifecycle/replica.entity';
 
 export const SANDBOX_SCHEMA = 'sandbox';
 
@@ -20,6 +22,7 @@ export function sandboxDataSource(url: string): DataSource {
       ConnectionEventEntity,
       IdempotencyKeyEntity,
       ConnectionLogEntity,
+      ReplicaEntity,
       OutboxMessageEntity,
     ],
     migrations: [
@@ -27,6 +30,7 @@ export function sandboxDataSource(url: string): DataSource {
       CreateConnections1795479404256,
       AddRunningSince1795483387582,
       AddOperationLease1795490000000,
+      AddReplicas1795491000000,
     ],
     poolSize: 10,
   });

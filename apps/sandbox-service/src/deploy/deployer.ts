@@ -146,10 +146,13 @@ export class Deployer {
    * sandboxes survive a restart), with its credentials revealed again for the log masker: "gone"
    * when its sandbox is (the connection is then redeployed), "unavailable" when that cannot be
    * told right now (E2B or the credential service away): tried again later, a few times, before
-   * it counts as gone.
+   * it counts as gone; "elsewhere" when another replica took it over first.
    */
-  async adopt(row: ConnectionEntity): Promise<'adopted' | 'gone' | 'unavailable'> {
+  async adopt(row: ConnectionEntity): Promise<'adopted' | 'gone' | 'unavailable' | 'elsewhere'> {
     if (!this.provider.adopt || !row.sandboxRef) return 'gone';
+    // Taken over first (from this replica before a restart, or one that is gone), so two
+    // replicas never both adopt it.
+    if (!(await this.lifecycle.claim(row))) return 'elsewhere';
     let handle;
     try {
       const masker = new SecretMasker(

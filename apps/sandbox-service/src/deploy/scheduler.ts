@@ -61,6 +61,10 @@ export class Scheduler implements OnApplicationShutdown {
 
   /** One pass: slots to the longest waiting, queue positions to the others. */
   async tick(): Promise<void> {
+    await this.lifecycle.schedulingTurn(() => this.pass());
+  }
+
+  private async pass(): Promise<void> {
     const pending = await this.store.inStatus(['mcpPending']);
     if (pending.length === 0) return;
     const { MAX_SANDBOXES: max, MAX_SANDBOXES_PER_ACCOUNT: perAccount } = this.config.env;

@@ -4,6 +4,8 @@ import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionStore } from '../connections/connection-store';
 import { CLOCK, type Clock } from '../lifecycle/clock';
 import { Lifecycle } from '../lifecycle/lifecycle';
+import { Replicas } from '../lifecycle/replicas';
+import { ACTIVE_STATUSES, type LostCause } from '../lifecycle/transitions';
 import { LogStore } from '../logs/log-store';
 import { SANDBOX_PROVIDER, type SandboxProvider } from '../providers/sandbox-provider';
 import { Deployer } from './deployer';
@@ -40,6 +42,7 @@ export class Supervisor implements OnApplicationShutdown {
     private readonly runtime: SandboxRuntime,
     private readonly store: ConnectionStore,
     private readonly lifecycle: Lifecycle,
+    private readonly replicas: Replicas,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly deployer: Deployer,
     private readonly scheduler: Scheduler,
@@ -134,68 +137,99 @@ export class Supervisor implements OnApplicationShutdown {
   }
 
   /**
-   * A connection the database says runs has no sandbox here (it vanished, or its deploy was
-   * lost): redeployed when its user wants it running, else marked stopped. Skipped while a user
-   * operation (a stop, a delete) is under way on it: that one decides.
+   * A connection the database says is deploying or runs has no sandbox here (it vanished, or
+   * the replica that held it is gone): redeployed when its user wants it running, else marked
+   * stopped. Skipped while a user operation (a stop, a delete) is under way on it: that one
+   * decides.
    */
-  private async requeueLost(id: string): Promise<void> {
+  private async requeueLost(id: string, cause: LostCause, owner: string | null): Promise<void> {
     await this.lifecycle.whenFree(id, async () => {
       const row = await this.store.findOptional(id);
-      if (!row || row.status !== 'mcpRunning' || this.runtime.get(id)?.handle) return;
+      if (!row || !ACTIVE_STATUSES.includes(row.status)) return;
+      const entry = this.runtime.get(id);
+      if (row.status === 'mcpRunning' ? entry?.handle : entry) return;
       const transition = row.desiredState === 'running' ? 'lost' : 'lostWhileUnwanted';
       await this.lifecycle.apply(
         id,
         transition,
-        { cause: 'vanished' },
-        { generation: row.generation },
+        { cause },
+        // Unless another replica took it over since this round read it.
+        { generation: row.generation, owner },
       );
       this.scheduler.kick();
     });
   }
 
+  /**
+   * Compares the database with what runs, for the connections this replica holds and those
+   * whose replica is gone (never those another live replica holds): deploys past their deadline
+   * fail, sandboxes that outlive their process are adopted in place, lost ones are redeployed,
+   * sandboxes this process runs for connections it no longer holds are stopped, and sandboxes
+   * no live replica claims are killed.
+   */
   async reconcile(): Promise<void> {
     // What ran before the query: a deploy begun during this round is no stray.
     const before = new Map(this.runtime.entriesList().map(([id, e]) => [id, e.generation]));
+    const live = await this.replicas.live();
     const rows = await this.store.inStatus(['mcpDeploying', 'mcpRunning']);
-    const known = new Set(rows.map((r) => r.id));
+    const ours = new Set<string>();
+    const heldElsewhere = new Set<string>();
     const adopting = new Set<string>();
     for (const row of rows) {
-      const entry = this.runtime.get(row.id);
-      if (
-        row.status === 'mcpDeploying' &&
-        row.deployDeadlineAt &&
-        row.deployDeadlineAt.getTime() + DEADLINE_GRACE_MS < this.clock.now()
-      ) {
-        // Never a newer attempt than the row this round read.
-        if (entry && entry.generation !== row.generation) continue;
-        await this.runtime.stop(row.id);
-        await this.lifecycle.apply(row.id, 'deadlinePassed', undefined, {
-          generation: row.generation,
-        });
+      if (this.replicas.heldElsewhere(row.ownerId, live)) {
+        heldElsewhere.add(row.id);
         continue;
       }
-      if (row.status !== 'mcpRunning' || entry?.handle) continue;
-      // A sandbox that outlives restarts may still be there: take it back before redeploying.
+      ours.add(row.id);
+      const entry = this.runtime.get(row.id);
+      // Held by a replica that is gone (or by no one): nothing of it runs in this process.
+      const abandoned = row.ownerId !== this.replicas.id;
+      if (row.status === 'mcpDeploying') {
+        if (abandoned && !entry) {
+          await this.requeueLost(row.id, 'replica-gone', row.ownerId);
+        } else if (
+          row.deployDeadlineAt &&
+          row.deployDeadlineAt.getTime() + DEADLINE_GRACE_MS < this.clock.now() &&
+          // Never a newer attempt than the row this round read.
+          (!entry || entry.generation === row.generation)
+        ) {
+          await this.runtime.stop(row.id);
+          await this.lifecycle.apply(row.id, 'deadlinePassed', undefined, {
+            generation: row.generation,
+          });
+        }
+        continue;
+      }
+      if (entry?.handle) continue;
+      // A sandbox that outlives its process may still be there: take it over before redeploying.
       if (this.provider.survivesRestart && row.sandboxRef && row.desiredState === 'running') {
         const outcome = await this.deployer.adopt(row);
         if (outcome === 'adopted') continue;
+        if (outcome === 'elsewhere') {
+          heldElsewhere.add(row.id);
+          continue;
+        }
         if (outcome === 'unavailable') {
           adopting.add(row.id);
           continue;
         }
       }
-      await this.requeueLost(row.id);
+      await this.requeueLost(row.id, abandoned ? 'replica-gone' : 'vanished', row.ownerId);
     }
-    // Sandboxes this process runs for connections that are not deploying or running any more.
+    // Sandboxes this process runs for connections it does not hold any more (stopped, deleted,
+    // or redeployed by another replica).
     for (const [id, generation] of before) {
-      if (!known.has(id) && this.runtime.get(id)?.generation === generation) {
+      if (!ours.has(id) && this.runtime.get(id)?.generation === generation) {
         this.log.warn(`Stopping a stray sandbox of connection ${id}`);
         await this.runtime.stop(id);
       }
     }
     const forgotten = await this.lifecycle.purgeIdempotencyKeys();
     if (forgotten > 0) this.log.log(`Forgot ${forgotten} idempotency key(s) older than 24 hours`);
-    const killed = await this.provider.killOrphans(this.runtime.ids(), adopting);
+    const killed = await this.provider.killOrphans(
+      this.runtime.ids(),
+      new Set([...adopting, ...heldElsewhere]),
+    );
     if (killed.length > 0)
       this.log.warn(`Killed ${killed.length} orphaned sandbox(es): ${killed.join(', ')}`);
   }

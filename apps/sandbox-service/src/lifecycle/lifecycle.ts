@@ -16,6 +16,7 @@ import { toView } from '../connections/connection-view';
 import { ConnectionEntity } from '../connections/connection.entity';
 import { IdempotencyKeyEntity } from '../connections/idempotency-key.entity';
 import { CLOCK, type Clock } from './clock';
+import { Replicas } from './replicas';
 import {
   type ParamsOf,
   type TransitionContext,
@@ -37,6 +38,8 @@ export interface NewConnection {
 export interface Guard {
   /** Only if no newer deploy attempt started since this one. */
   generation?: number;
+  /** Only if the same replica (or none) still holds it: no other one took it over meanwhile. */
+  owner?: string | null;
 }
 
 /**
@@ -62,6 +65,7 @@ export class Lifecycle {
     private readonly outbox: Outbox,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
+    private readonly replicas: Replicas,
   ) {}
 
   /**
@@ -152,6 +156,57 @@ export class Lifecycle {
   assertCan(row: ConnectionEntity, name: TransitionName): void {
     const def = TRANSITIONS[name] as TransitionDef<unknown>;
     if (!def.from.includes(row.status)) throw refused(def, row.status);
+  }
+
+  /**
+   * Takes a running connection over from the replica that held it (gone, or this one before a
+   * restart), to adopt its sandbox in place. False when another replica took it first or the
+   * connection moved on.
+   */
+  async claim(row: ConnectionEntity): Promise<boolean> {
+    if (row.ownerId === this.replicas.id) return true;
+    const result = await this.dataSource
+      .getRepository(ConnectionEntity)
+      .createQueryBuilder()
+      .update()
+      .set({ ownerId: this.replicas.id, updatedAt: () => 'updated_at' })
+      .where('id = :id AND status = :status AND generation = :generation', {
+        id: row.id,
+        status: 'mcpRunning',
+        generation: row.generation,
+      })
+      .andWhere(row.ownerId === null ? 'owner_id IS NULL' : 'owner_id = :owner', {
+        owner: row.ownerId,
+      })
+      .execute();
+    const claimed = (result.affected ?? 0) > 0;
+    if (claimed)
+      this.log.log(`Connection ${row.id}: taken over from replica ${row.ownerId ?? '(none)'}`);
+    return claimed;
+  }
+
+  /**
+   * Runs a scheduling pass while no other replica runs one (a transaction-scoped advisory lock),
+   * so slots counted at its start are still free when it hands them out: MAX_SANDBOXES and the
+   * per-account limit hold across replicas.
+   */
+  async schedulingTurn<T>(work: () => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      await runner.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        'sandbox:scheduling',
+      ]);
+      const result = await work();
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
   }
 
   /** What the user wants (running or stopped), written before a stop is carried out. */
@@ -284,6 +339,7 @@ export class Lifecycle {
         return null;
       }
       if (guard.generation !== undefined && row.generation !== guard.generation) return null;
+      if (guard.owner !== undefined && row.ownerId !== guard.owner) return null;
       if (!def.from.includes(row.status)) {
         if (!strict) return null;
         throw refused(def, row.status);
@@ -312,6 +368,7 @@ export class Lifecycle {
     return {
       now: new Date(this.clock.now()),
       deployTimeoutMs: this.config.env.DEPLOY_TIMEOUT_MS,
+      replica: this.replicas.id,
     };
   }
 

@@ -20,6 +20,7 @@ const DOCUMENTED: Record<ConnectionStatus | 'new', ConnectionStatus[]> = {
 const context: TransitionContext = {
   now: new Date('2026-11-30T12:00:00Z'),
   deployTimeoutMs: 60_000,
+  replica: 'replica-a',
 };
 const all = Object.entries(TRANSITIONS) as [TransitionName, TransitionDef<any>][];
 const params: { [N in TransitionName]: unknown } = {

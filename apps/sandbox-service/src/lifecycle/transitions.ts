@@ -19,6 +19,7 @@ export type ConnectionFields = Partial<
     | 'queuedAt'
     | 'deployDeadlineAt'
     | 'runningSince'
+    | 'ownerId'
   >
 >;
 
@@ -26,6 +27,8 @@ export interface TransitionContext {
   now: Date;
   /** DEPLOY_TIMEOUT_MS: how long a deploy attempt may take. */
   deployTimeoutMs: number;
+  /** The replica applying it (a new deploy attempt runs in its process). */
+  replica: string;
 }
 
 export interface TransitionDef<P> {
@@ -52,12 +55,34 @@ const NO_SANDBOX = {
   sandboxRef: null,
   deployDeadlineAt: null,
   runningSince: null,
+  ownerId: null,
 } as const;
 
-const deadline = (c: TransitionContext, extraMs = 0) =>
-  new Date(c.now.getTime() + extraMs + c.deployTimeoutMs);
+/** A new deploy attempt, in the process of the replica that begins it. */
+const attempt = (c: TransitionContext, extraMs = 0) => ({
+  ...NO_SANDBOX,
+  deployDeadlineAt: new Date(c.now.getTime() + extraMs + c.deployTimeoutMs),
+  ownerId: c.replica,
+});
 
-export type LostCause = 'vanished' | 'service-restarted';
+/** Why a sandbox was gone: it vanished, it died with its service, or its replica is gone. */
+export type LostCause = 'vanished' | 'service-restarted' | 'replica-gone';
+
+const LOST: Record<LostCause, { redeploying: string; stopped: string }> = {
+  vanished: {
+    redeploying: 'The sandbox was gone; redeploying.',
+    stopped: 'Stopped: the sandbox was gone and the connection was meant to be stopped.',
+  },
+  'service-restarted': {
+    redeploying: 'The sandbox service restarted and the sandbox was gone; redeploying.',
+    stopped: 'Stopped: the sandbox service restarted and the connection was meant to be stopped.',
+  },
+  'replica-gone': {
+    redeploying: 'The sandbox-service replica that held it was gone; redeploying.',
+    stopped:
+      'Stopped: the sandbox-service replica that held it was gone and the connection was meant to be stopped.',
+  },
+};
 
 export const TRANSITIONS = {
   /** An install was accepted: the connection queues for a sandbox slot. */
@@ -73,7 +98,7 @@ export const TRANSITIONS = {
     from: ['mcpPending'],
     to: 'mcpDeploying',
     newAttempt: true,
-    sets: (c) => ({ ...NO_SANDBOX, queuedAt: null, deployDeadlineAt: deadline(c) }),
+    sets: (c) => ({ ...attempt(c), queuedAt: null }),
     reason: () => 'Deploying: starting the server in its sandbox.',
   }),
   /** The server answered initialize and tools/list in its sandbox. */
@@ -114,11 +139,7 @@ export const TRANSITIONS = {
     from: ['mcpRunning'],
     to: 'mcpDeploying',
     newAttempt: true,
-    sets: (c, p) => ({
-      ...NO_SANDBOX,
-      restartCount: p.restarts + 1,
-      deployDeadlineAt: deadline(c, p.delayMs),
-    }),
+    sets: (c, p) => ({ ...attempt(c, p.delayMs), restartCount: p.restarts + 1 }),
     reason: (_, p) =>
       `The server ${p.how}; restarting in ${formatDelay(p.delayMs)} (restart ${p.restarts + 1} of ${p.budget}).`,
   }),
@@ -156,20 +177,14 @@ export const TRANSITIONS = {
     from: ['mcpDeploying', 'mcpRunning'],
     to: 'mcpPending',
     sets: (c) => ({ ...NO_SANDBOX, queuedAt: c.now }),
-    reason: (_, p) =>
-      p.cause === 'vanished'
-        ? 'The sandbox was gone; redeploying.'
-        : 'The sandbox service restarted and the sandbox was gone; redeploying.',
+    reason: (_, p) => LOST[p.cause].redeploying,
   }),
   /** Its sandbox is gone and its user wanted it stopped anyway. */
   lostWhileUnwanted: define<{ cause: LostCause }>({
     from: ['mcpDeploying', 'mcpRunning'],
     to: 'mcpStopped',
     sets: () => ({ ...NO_SANDBOX, queuedAt: null }),
-    reason: (_, p) =>
-      p.cause === 'vanished'
-        ? 'Stopped: the sandbox was gone and the connection was meant to be stopped.'
-        : 'Stopped: the sandbox service restarted and the connection was meant to be stopped.',
+    reason: (_, p) => LOST[p.cause].stopped,
   }),
   /** The user started a stopped or failed connection: a fresh crash budget. */
   userStart: define({
@@ -186,7 +201,7 @@ export const TRANSITIONS = {
     from: ['mcpRunning', 'mcpDeploying'],
     to: 'mcpDeploying',
     newAttempt: true,
-    sets: (c) => ({ ...NO_SANDBOX, deployDeadlineAt: deadline(c) }),
+    sets: (c) => attempt(c),
     reason: () => 'Credentials replaced; redeploying.',
   }),
 } as const;

@@ -2,6 +2,7 @@ import type { McpBridge } from '@athenic/mcp-bridge';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 
 const ROUTE = /^\/connections\/([0-9a-f-]{36})\/mcp(?:\?.*)?$/;
 
@@ -41,7 +42,9 @@ export class BridgeHost implements OnApplicationShutdown {
     });
     this.server = server;
     const actual = (server.address() as AddressInfo).port;
-    this.baseUrl = publicUrl ?? `http://${host}:${actual}`;
+    this.baseUrl = publicUrl
+      ? resolvePublicUrl(publicUrl, actual)
+      : `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
     this.log.log(`Bridges listen on ${host}:${actual} (reached at ${this.baseUrl})`);
     return this.baseUrl;
   }
@@ -62,4 +65,29 @@ export class BridgeHost implements OnApplicationShutdown {
     this.server?.closeAllConnections();
     await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
   }
+}
+
+/**
+ * BRIDGE_PUBLIC_URL with its placeholders filled: `{ip}` (this host's first non-loopback IPv4
+ * address: a container's address on its network), `{hostname}` and `{port}`.
+ */
+export function resolvePublicUrl(
+  template: string,
+  port: number,
+  interfaces = networkInterfaces(),
+  host = hostname(),
+): string {
+  return template
+    .replaceAll('{port}', String(port))
+    .replaceAll('{hostname}', host)
+    .replaceAll('{ip}', () => {
+      const address = Object.values(interfaces)
+        .flat()
+        .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+      if (!address)
+        throw new Error(
+          'BRIDGE_PUBLIC_URL uses {ip}, but this host has no IPv4 address other than loopback',
+        );
+      return address;
+    });
 }

@@ -480,11 +480,11 @@ export class E2bProvider implements SandboxProvider {
    * grace period, and not waiting to be taken back (`adopting`): killed, or paused when their
    * connection keeps persistent storage.
    */
-  async killOrphans(_running: Set<string>, adopting: Set<string> = new Set()): Promise<string[]> {
+  async killOrphans(_running: Set<string>, spared: Set<string> = new Set()): Promise<string[]> {
     const released: string[] = [];
     for (const info of await this.list({}, ['running'])) {
       const connection = info.metadata[METADATA.connection] ?? info.sandboxId;
-      if (this.live.has(info.sandboxId) || adopting.has(connection)) continue;
+      if (this.live.has(info.sandboxId) || spared.has(connection)) continue;
       if (Date.now() - info.startedAt.getTime() < this.settings.orphanGraceMs) continue;
       const done =
         info.metadata[METADATA.persistent] === 'true'

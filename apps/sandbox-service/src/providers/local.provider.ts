@@ -387,7 +387,7 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
    * After a crash of this service, servers of the "none" isolation may survive (bubblewrap ones
    * die with their parent): find them by their connection id and stop them.
    */
-  async killOrphans(keep: Set<string>): Promise<string[]> {
+  async killOrphans(running: Set<string>, spared: Set<string> = new Set()): Promise<string[]> {
     const killed: string[] = [];
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       let environ: string;
@@ -399,7 +399,7 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
       const match = /(?:^|\0)ATHENIC_CONNECTION_ID=([0-9a-f-]{36})(?:\0|$)/.exec(environ);
       // Only this service's own sandboxes (another platform on the host has another root).
       if (!match || !environ.includes(`\0ATHENIC_SANDBOX_ROOT=${this.root}\0`)) continue;
-      if (keep.has(match[1]) || Number(pid) === process.pid) continue;
+      if (running.has(match[1]) || spared.has(match[1]) || Number(pid) === process.pid) continue;
       try {
         process.kill(Number(pid), 'SIGKILL');
         killed.push(match[1]);

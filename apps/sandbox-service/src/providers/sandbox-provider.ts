@@ -97,9 +97,10 @@ export interface SandboxProvider {
   discardFiles(connectionId: string): Promise<void>;
   /**
    * Stops what the provider still runs that nothing claims (orphans after a crash): not the
-   * sandboxes of `running` connections, nor of those waiting to be taken back (`adopting`).
+   * sandboxes this process runs for `running` connections, nor any sandbox of a `spared`
+   * connection (held by another live replica, or waiting to be taken back).
    */
-  killOrphans(running: Set<string>, adopting?: Set<string>): Promise<string[]>;
+  killOrphans(running: Set<string>, spared?: Set<string>): Promise<string[]>;
   /**
    * For sandboxes that survive a restart: reattaches to a connection's running sandbox by the
    * ref its handle had; null when it is gone; throws when the provider cannot tell right now

@@ -19,6 +19,7 @@ import { SandboxRuntime } from '../../src/deploy/sandbox-runtime';
 import { Scheduler } from '../../src/deploy/scheduler';
 import { Supervisor } from '../../src/deploy/supervisor';
 import { Lifecycle } from '../../src/lifecycle/lifecycle';
+import { Replicas } from '../../src/lifecycle/replicas';
 import { LogStore } from '../../src/logs/log-store';
 import { ConnectionsService } from '../../src/operations/connections.service';
 import type { ServerTypes } from '../../src/registry/server-types';
@@ -95,6 +96,7 @@ export interface LifecycleParts {
   connections: ConnectionsService;
   logs: LogStore;
   config: SandboxConfig;
+  replicas: Replicas;
 }
 
 /**
@@ -115,6 +117,7 @@ export class LifecycleHarness {
   private guard!: EgressGuard;
   private dataDir = mkdtempSync(path.join(tmpdir(), 'lifecycle-'));
   private readonly extra: LogStore[] = [];
+  private readonly replicaSets: Replicas[] = [];
 
   constructor(
     private readonly label: string,
@@ -133,11 +136,15 @@ export class LifecycleHarness {
     });
     this.guard = await createEgressGuard(this.assemble(this.provider).config.env);
     this.parts = this.assemble(this.provider);
+    await this.parts.replicas.join();
     return this;
   }
 
-  /** Another process's worth of the lifecycle on the same database, clock and provider. */
-  assemble(provider: FakeProvider): LifecycleParts {
+  /**
+   * A process's worth of the lifecycle on the same database and clock: the same replica after a
+   * restart (its id), or another replica (another id).
+   */
+  assemble(provider: FakeProvider, replica = 'replica-a'): LifecycleParts {
     const config = loadConfig({
       NODE_ENV: 'test',
       DATABASE_URL: this.infra?.databaseUrl,
@@ -145,10 +152,13 @@ export class LifecycleHarness {
       DATA_DIR: this.dataDir,
       MCP_PACKAGES_DIR: this.dataDir,
       INTERNAL_SECRET: 'lifecycle-tests-internal-secret-0123456789',
+      SANDBOX_REPLICA_ID: replica,
       ...this.env,
     });
     const store = new ConnectionStore(this.dataSource);
-    const lifecycle = new Lifecycle(this.dataSource, this.outbox, this.clock, config);
+    const replicas = new Replicas(this.dataSource, this.clock, config);
+    this.replicaSets.push(replicas);
+    const lifecycle = new Lifecycle(this.dataSource, this.outbox, this.clock, config, replicas);
     const runtime = new SandboxRuntime(provider);
     const logs = new LogStore(this.dataSource);
     this.extra.push(logs);
@@ -172,12 +182,13 @@ export class LifecycleHarness {
       runtime,
       store,
       lifecycle,
+      replicas,
       this.clock,
       deployer,
       scheduler,
       logs,
     );
-    const reconciler = new Reconciler(provider, store, lifecycle, runtime, deployer);
+    const reconciler = new Reconciler(provider, store, lifecycle, replicas, runtime, deployer);
     const connections = new ConnectionsService(
       config,
       store,
@@ -203,10 +214,12 @@ export class LifecycleHarness {
       connections,
       logs,
       config,
+      replicas,
     };
   }
 
   async stop(): Promise<void> {
+    for (const replicas of this.replicaSets) replicas.stop();
     for (const logs of this.extra) await logs.onApplicationShutdown().catch(() => undefined);
     await this.outbox?.onApplicationShutdown().catch(() => undefined);
     await this.bus?.onApplicationShutdown().catch(() => undefined);

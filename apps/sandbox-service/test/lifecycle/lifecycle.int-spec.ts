@@ -120,7 +120,10 @@ describe('the connection lifecycle (real Postgres, fake provider, manual clock)'
     expect(failed.statusReason).toBe(
       'The server exited with code 7 after 2 automatic restart(s): Error: out of cheese. Fix the cause, then start it again.',
     );
-    expect(h.clock.pending()).toBe(0);
+    // No restart is left waiting on the clock.
+    await h.clock.advance(60_000);
+    expect(h.provider.startsOf(row.id)).toBe(3);
+    expect((await h.row(row.id)).status).toBe('mcpError');
   });
 
   it('a crash after a long healthy run starts a fresh budget', async () => {
@@ -439,5 +442,159 @@ describe('the scheduler within MAX_SANDBOXES and MAX_SANDBOXES_PER_ACCOUNT', () 
     expect((await h.row(c1.id)).status).toBe('mcpRunning');
     expect(await h.row(a2.id)).toMatchObject({ status: 'mcpPending' });
     expect((await h.row(a2.id)).statusReason).toContain('position 1 in the queue');
+  });
+});
+
+describe('replicas of the sandbox service on one database', () => {
+  const h = new LifecycleHarness('lifecycle-replicas', {
+    MAX_SANDBOXES: '3',
+    MAX_SANDBOXES_PER_ACCOUNT: '3',
+    REPLICA_LEASE_MS: '30000',
+  });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop());
+
+  async function clear() {
+    for (const row of await h.parts.store.inStatus([
+      'mcpPending',
+      'mcpDeploying',
+      'mcpRunning',
+      'mcpError',
+    ]))
+      await h.parts.connections.delete({
+        id: row.id,
+        account_id: row.accountId,
+        actor: 't',
+      } as never);
+  }
+
+  it('holds a scheduling pass at a time: MAX_SANDBOXES holds across replicas', async () => {
+    const b = h.assemble(new FakeProvider(), 'replica-b');
+    await b.replicas.join();
+    h.provider.holdNext('acct-cap-1');
+    for (const account of ['acct-cap-1', 'acct-cap-2', 'acct-cap-3']) {
+      // Installed on each replica in turn; both schedule at once.
+      await h.install(account);
+      await h.install(account);
+    }
+    await Promise.all([
+      h.parts.scheduler.tick(),
+      b.scheduler.tick(),
+      h.parts.scheduler.tick(),
+      b.scheduler.tick(),
+    ]);
+    await h.parts.scheduler.settled();
+    const active = await h.parts.store.inStatus(['mcpDeploying', 'mcpRunning']);
+    expect(active).toHaveLength(3);
+    b.replicas.stop();
+    await clear();
+  });
+
+  it("a live replica's connections are left alone by the others, sandboxes included", async () => {
+    const e2b = new FakeProvider();
+    e2b.survivesRestart = true;
+    const a = h.assemble(e2b, 'replica-a');
+    const b = h.assemble(e2b, 'replica-b');
+    await b.replicas.join();
+    const reply = await a.connections.install({
+      account_id: 'acct-live',
+      mcp_server_id: 'fake-server',
+      title: 'x',
+      config: {},
+      sealed_credentials: { token: CANARY },
+      actor: 't',
+    } as never);
+    await h.schedule(a);
+    const held = await h.row(reply.connection.id);
+    expect(held).toMatchObject({ status: 'mcpRunning', ownerId: 'replica-a' });
+    await b.supervisor.reconcile();
+    await b.reconciler.atStart();
+    expect(await h.row(held.id)).toMatchObject({
+      status: 'mcpRunning',
+      ownerId: 'replica-a',
+      generation: held.generation,
+    });
+    expect(e2b.killed).toEqual([]);
+    expect(e2b.live(held.id)[0].adoptions).toBe(0);
+    b.replicas.stop();
+    await a.connections.delete({ id: held.id, account_id: 'acct-live', actor: 't' } as never);
+  });
+
+  it("when a replica's lease ends, the survivor redeploys its local sandboxes once, a deploy in flight included", async () => {
+    const dying = new FakeProvider();
+    const a = h.assemble(dying, 'replica-dying');
+    await a.replicas.join();
+    const b = h.assemble(new FakeProvider(), 'replica-survivor');
+    await b.replicas.join();
+    const install = (account: string) =>
+      a.connections.install({
+        account_id: account,
+        mcp_server_id: 'fake-server',
+        title: 'x',
+        config: {},
+        sealed_credentials: { token: CANARY },
+        actor: 't',
+      } as never);
+    const running = (await install('acct-gone-1')).connection.id;
+    await h.schedule(a);
+    dying.holdNext('acct-gone-2');
+    const deploying = (await install('acct-gone-2')).connection.id;
+    await a.scheduler.settled();
+    expect((await h.row(deploying)).status).toBe('mcpDeploying');
+
+    // kill -9: no lease given up, the local servers die with it.
+    a.replicas.stop();
+    dying.dieWithProcess();
+    await b.supervisor.reconcile();
+    expect((await h.row(running)).ownerId).toBe('replica-dying'); // its lease still holds
+    await h.clock.advance(30_001);
+    await b.supervisor.reconcile();
+    await h.schedule(b);
+    for (const id of [running, deploying]) {
+      expect(await h.row(id)).toMatchObject({ status: 'mcpRunning', ownerId: 'replica-survivor' });
+      expect(await h.history(id)).toContainEqual([
+        expect.any(String),
+        'mcpPending',
+        'The sandbox-service replica that held it was gone; redeploying.',
+      ]);
+      expect(b.provider.startsOf(id)).toBe(1);
+    }
+    b.replicas.stop();
+    await clear();
+  });
+
+  it("when a replica's lease ends, its E2B sandboxes are adopted in place by one survivor", async () => {
+    const e2b = new FakeProvider();
+    e2b.survivesRestart = true;
+    const a = h.assemble(e2b, 'replica-e2b-dying');
+    await a.replicas.join();
+    const b = h.assemble(e2b, 'replica-e2b-1');
+    const c = h.assemble(e2b, 'replica-e2b-2');
+    await b.replicas.join();
+    await c.replicas.join();
+    const id = (
+      await a.connections.install({
+        account_id: 'acct-adopt',
+        mcp_server_id: 'fake-server',
+        title: 'x',
+        config: {},
+        sealed_credentials: { token: CANARY },
+        actor: 't',
+      } as never)
+    ).connection.id;
+    await h.schedule(a);
+    const [sandbox] = e2b.live(id);
+    a.replicas.stop();
+    await h.clock.advance(30_001);
+    await Promise.all([b.supervisor.reconcile(), c.supervisor.reconcile()]);
+    const row = await h.row(id);
+    expect(row).toMatchObject({ status: 'mcpRunning', sandboxRef: sandbox.ref });
+    expect(['replica-e2b-1', 'replica-e2b-2']).toContain(row.ownerId);
+    expect(sandbox.adoptions).toBe(1);
+    expect(e2b.startsOf(id)).toBe(1);
+    expect(e2b.killed).toEqual([]);
+    b.replicas.stop();
+    c.replicas.stop();
   });
 });
