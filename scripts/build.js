@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compiles apps/, libs/, bench/ and scripts/*.ts to dist/ with swc (types are checked separately
+// Compiles apps/, libs/ (their test helpers too, which benches reuse; never the specs), bench/ and
+// scripts/*.ts to dist/ with swc (types are checked separately
 // by `npm run typecheck`). Path aliases of tsconfig.base.json become relative requires.
 'use strict';
 const fs = require('node:fs');
@@ -19,7 +20,7 @@ function* sources(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name === 'node_modules' || entry.name === 'test') continue;
+      if (entry.name === 'node_modules') continue;
       yield* sources(full);
     } else if (entry.name.endsWith('.ts') && !SKIP.test(entry.name)) {
       yield full;
