@@ -4,6 +4,7 @@ import {
   connectionProcesses,
   createTestInfrastructure,
   eventually,
+  freePort,
   queryDatabase,
   type TestInfrastructure,
   TestPlatform,
@@ -32,6 +33,7 @@ describe('two replicas of every service', () => {
   let infra: TestInfrastructure;
   let a: TestPlatform;
   let b: TestPlatform;
+  let probePort: number;
 
   beforeAll(async () => {
     infra = await createTestInfrastructure('replicas');
@@ -42,8 +44,11 @@ describe('two replicas of every service', () => {
       RATE_LIMIT_INSTALLS_PER_MINUTE: '1000',
     };
     a = await new TestPlatform(infra, { env }).start();
-    // The second set shares the platform's secrets, as replicas of one deployment do.
+    // The second set shares the platform's secrets, as replicas of one deployment do; its
+    // sandbox service has the probe port an orchestrator checks it on.
+    probePort = await freePort();
     b = await new TestPlatform(infra, {
+      serviceEnv: { 'sandbox-service': { PROBE_PORT: String(probePort) } },
       env: {
         ...env,
         SERVICE_ROLE_KEY: a.serviceRoleKey,
@@ -114,7 +119,23 @@ describe('two replicas of every service', () => {
           })
         ).id,
       );
+    // What a kubelet sees of that replica: live and ready, then gone.
+    const probe = (route: string) =>
+      fetch(`http://127.0.0.1:${probePort}${route}`).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { status: string; checks?: { name: string }[] },
+      }));
+    expect(await probe('/livez')).toEqual({
+      status: 200,
+      body: { service: 'sandbox-service', status: 'ok' },
+    });
+    const ready = await probe('/readyz');
+    expect(ready).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(ready.body.checks!.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['postgres', 'isolation']),
+    );
     await b.service('sandbox-service').kill();
+    await expect(probe('/livez')).rejects.toThrow();
     const all = [...ids, ...late];
     // Within the lease (and a reconciliation) every connection runs again on A, once.
     await eventually(

@@ -1,12 +1,18 @@
 import { exitOnEnvError } from '@athenic/config';
 import { DomainError, type Owner, SERVICE_OF_OWNER } from '@athenic/contracts';
 import { isDatabaseUnavailable, migrate } from '@athenic/database';
-import { BusServer, registerErrorTranslator } from '@athenic/messaging';
+import {
+  BusServer,
+  HEALTH_CHECKS,
+  type HealthCheck,
+  registerErrorTranslator,
+} from '@athenic/messaging';
 import type { DynamicModule, INestMicroservice, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
 import { guardProcess } from './process-guards';
+import { serveProbes } from './probes';
 import { closeOnSignals } from './shutdown';
 
 export interface BusServiceDefinition<C> {
@@ -14,7 +20,7 @@ export interface BusServiceDefinition<C> {
   /** Reads and validates the service's environment (its config/env.ts). */
   loadConfig: () => C;
   /** Where the broker and the database are, from the config. */
-  addresses: (config: C) => { AMQP_URL: string; DATABASE_URL: string };
+  addresses: (config: C) => { AMQP_URL: string; DATABASE_URL: string; PROBE_PORT?: number };
   dataSource: (config: C) => DataSource;
   module: (config: C, dataSource: DataSource) => DynamicModule;
   /** Work before the service takes its first message (seeding). */
@@ -61,6 +67,9 @@ export function runBusService<C>(definition: BusServiceDefinition<C>): void {
     await app.init();
     await definition.prepare?.(app);
     await app.listen();
+    const probePort = definition.addresses(config).PROBE_PORT;
+    if (probePort)
+      await serveProbes(probePort, app.get<HealthCheck[]>(HEALTH_CHECKS), service, logger);
     logger.log(`${service} ready (pid ${process.pid})`, 'Bootstrap');
   };
   start().catch((error: unknown) => {

@@ -2,9 +2,12 @@ import { parseAllowPrivate } from '@athenic/egress';
 import { plainToInstance } from 'class-transformer';
 import {
   IsIn,
+  IsInt,
   IsOptional,
   IsString,
   Matches,
+  Max,
+  Min,
   ValidateBy,
   validateSync,
   type ValidationError,
@@ -112,4 +115,15 @@ export class CommonEnv {
     },
   })
   EGRESS_ALLOW_PRIVATE?: string = undefined;
+
+  /**
+   * A bus service's own probe port (`/livez`, `/readyz`) for an orchestrator's liveness and
+   * readiness checks of this very process; off when unset. (The bus health query may be answered
+   * by any replica, so it cannot tell one pod's health.)
+   */
+  @IsOptional()
+  @IsInt({ message: 'PROBE_PORT must be an integer' })
+  @Min(1)
+  @Max(65535)
+  PROBE_PORT?: number = undefined;
 }
