@@ -2,7 +2,7 @@ import { GatewayHealthGet } from '@athenic/contracts';
 import { loggerParams } from '@athenic/logging';
 import { BusModule, HEALTH_CHECKS, ServiceHealthController } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/env';
 import { gatewayHealthChecks } from './health/gateway-health';
@@ -11,7 +11,7 @@ import { HealthService } from './health/health.service';
 import { PostgresProbe } from './health/postgres-probe';
 import { AdminOnlyGuard } from './http/admin-only.guard';
 import { ApiExceptionFilter } from './http/api-exception.filter';
-import { JsonBodyInterceptor } from './http/json-body.interceptor';
+import { JsonBodyGuard } from './http/json-body.guard';
 import { apiValidationPipe } from './http/validation.pipe';
 import { McpServersController } from './mcp-servers/mcp-servers.controller';
 import { CredentialKeysController } from './admin/credential-keys.controller';
@@ -64,8 +64,9 @@ export class AppModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: APP_PIPE, useFactory: apiValidationPipe },
+        // Global guards run in this order: who may call the route, then its body is read.
         { provide: APP_GUARD, useClass: AdminOnlyGuard },
-        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
         { provide: HEALTH_CHECKS, useFactory: gatewayHealthChecks, inject: [PostgresProbe] },
         PostgresProbe,
         HealthService,

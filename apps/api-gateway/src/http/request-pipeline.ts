@@ -20,7 +20,7 @@ export function isPublicPath(path: string): boolean {
 
 /**
  * What runs before any route: the correlation id, then authentication (before the body is read;
- * bodies are read by JsonBodyInterceptor, after the guards). The MCP endpoint takes the same
+ * bodies are read by JsonBodyGuard, the last guard). The MCP endpoint takes the same
  * steps on its own fast path (mcp/mcp-fast-path.ts).
  */
 export function configureRequestPipeline(app: NestExpressApplication): void {

@@ -1,42 +1,34 @@
 import { DomainError } from '@athenic/contracts';
-import {
-  type CallHandler,
-  type ExecutionContext,
-  Injectable,
-  type NestInterceptor,
-  SetMetadata,
-} from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { json } from 'body-parser';
 import type { Request, Response } from 'express';
-import type { Observable } from 'rxjs';
 
 export const REST_BODY_LIMIT_BYTES = 256 * 1024;
 /** How deeply a REST body may nest; deeper is refused before anything walks it recursively. */
 export const REST_BODY_MAX_DEPTH = 32;
-const RAW_BODY = 'athenic:raw-body';
-
-/** Marks a route that reads its body itself (the MCP proxy streams it). */
-export const RawBody = () => SetMetadata(RAW_BODY, true);
 
 /**
- * Reads JSON bodies after authentication and authorization (guards) and before validation
- * (pipes), so the order of checks is 401, 403, then 413/400: an anonymous or unauthorised
- * caller cannot make the gateway read a body at all.
+ * Reads JSON bodies after authentication and authorization and before validation (pipes), so the
+ * order of checks is 401, 403, then 413/400: an anonymous or unauthorised caller cannot make the
+ * gateway read a body at all. It is the last global guard (app.module.ts registers it after
+ * AdminOnlyGuard; Nest runs global guards in that order). A guard rather than an interceptor: any
+ * interceptor makes Nest wrap every request of every route in rxjs observables and two
+ * AsyncResource.bind calls (each of which builds a deprecation wrapper on Node 20), about 5% of the
+ * gateway's CPU per read, which have no body at all.
  */
 @Injectable()
-export class JsonBodyInterceptor implements NestInterceptor {
+export class JsonBodyGuard implements CanActivate {
   private readonly parse = json({ limit: REST_BODY_LIMIT_BYTES, strict: true });
 
-  constructor(private readonly reflector: Reflector) {}
-
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    if (context.getType() !== 'http' || this.reflector.get<boolean>(RAW_BODY, context.getHandler()))
-      return next.handle();
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<Request>();
-    // Reads have no body to parse (most traffic): nothing to do.
-    if (req.method === 'GET' || req.method === 'HEAD') return next.handle();
-    const res = context.switchToHttp().getResponse<Response>();
+    // Reads have no body to parse (most traffic): nothing to do, and nothing awaited.
+    if (req.method === 'GET' || req.method === 'HEAD') return true;
+    return this.readBody(req, context.switchToHttp().getResponse<Response>());
+  }
+
+  private async readBody(req: Request, res: Response): Promise<boolean> {
     await new Promise<void>((resolve, reject) =>
       this.parse(req, res, (error?: unknown) => (error ? reject(bodyError(error)) : resolve())),
     );
@@ -45,7 +37,7 @@ export class JsonBodyInterceptor implements NestInterceptor {
         'validation_failed',
         `The request body nests deeper than ${REST_BODY_MAX_DEPTH} levels.`,
       );
-    return next.handle();
+    return true;
   }
 }
 
