@@ -1,4 +1,5 @@
 import type { Params } from 'nestjs-pino';
+import { stdSerializers } from 'pino';
 import type { IncomingMessage } from 'node:http';
 import { currentCorrelationId } from './correlation';
 
@@ -35,13 +36,18 @@ export function loggerParams(options: LoggingOptions): Params {
       },
       // The correlation middleware has already chosen the id.
       genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
+      // pino-http serializes `req` when it makes each request's child logger, logged or not; by
+      // default it first builds the standard object (every header, address, port) and hands that
+      // to these. Unwrapped, they read the three fields they keep straight from the request.
+      wrapSerializers: false,
       serializers: {
-        req: (req: { id?: string; method?: string; url?: string }) => ({
+        req: (req: IncomingMessage & { id?: string; originalUrl?: string }) => ({
           id: req.id,
           method: req.method,
-          url: stripQuery(req.url),
+          url: stripQuery(req.originalUrl ?? req.url),
         }),
         res: (res: { statusCode?: number }) => ({ status: res.statusCode }),
+        err: stdSerializers.err,
       },
       customLogLevel: (req, res, err) =>
         err || res.statusCode >= 500
