@@ -55,6 +55,18 @@ describe('RateLimits', () => {
     expect(await l.take('requestsPerSecond', 'acct-s1')).toBe(1);
   });
 
+  it('takeRequest counts both windows at once and names the one that refused', async () => {
+    const l = make({ RATE_LIMIT_REQUESTS_PER_SECOND: '3' });
+    for (let i = 0; i < 3; i++) expect(await l.takeRequest('acct-u1')).toBeUndefined();
+    expect(await l.takeRequest('acct-u1')).toEqual({ limit: 'requestsPerSecond', wait: 1 });
+    // The refused request counted in the minute as well: 4 of 5, one left.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await l.takeRequest('acct-u1')).toBeUndefined();
+    const refusal = await l.takeRequest('acct-u1');
+    expect(refusal?.limit).toBe('requests');
+    expect(refusal?.wait).toBeGreaterThan(1);
+  });
+
   it('blocks an address locally once it failed to authenticate too often', async () => {
     const l = make();
     expect(l.blockedFor('10.0.0.9')).toBeUndefined();
@@ -87,6 +99,10 @@ describe('RateLimits', () => {
     for (let i = 0; i < 2; i++) expect(await b.take('requests', 'acct-r')).toBeUndefined();
     expect(await a.take('requests', 'acct-r')).toBeGreaterThan(0);
     expect(await b.take('requests', 'acct-r')).toBeGreaterThan(0);
+    // Both windows of a request, counted together, are shared as well.
+    for (let i = 0; i < 5; i++)
+      expect(await (i % 2 ? a : b).takeRequest('acct-r2')).toBeUndefined();
+    expect((await a.takeRequest('acct-r2'))?.limit).toBe('requests');
   });
 
   describe('with a Redis that does not answer', () => {
@@ -107,6 +123,7 @@ describe('RateLimits', () => {
       const l = make({ REDIS_URL: `redis://127.0.0.1:${port}` });
       expect(await takeUntilLimited(l, 'requests', 'acct-s')).toBe(5);
       expect(await l.take('requests', 'acct-s')).toBeGreaterThan(0);
+      expect((await l.takeRequest('acct-s'))?.limit).toBe('requests');
     });
   });
 });

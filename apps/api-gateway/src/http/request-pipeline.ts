@@ -44,19 +44,14 @@ export class Admission {
   private async requestRate(
     accountId: string,
   ): Promise<{ wait: number; message: string } | undefined> {
-    const perSecond = await this.limits.take('requestsPerSecond', accountId);
-    if (perSecond)
-      return {
-        wait: perSecond,
-        message: `This account sent more than ${this.limits.limit('requestsPerSecond')} requests in a second; retry after ${perSecond} s.`,
-      };
-    const perMinute = await this.limits.take('requests', accountId);
-    if (perMinute)
-      return {
-        wait: perMinute,
-        message: `This account sent more than ${this.limits.limit('requests')} requests in a minute; retry after ${perMinute} s.`,
-      };
-    return undefined;
+    const refusal = await this.limits.takeRequest(accountId);
+    if (!refusal) return undefined;
+    const { limit, wait } = refusal;
+    const window = limit === 'requestsPerSecond' ? 'a second' : 'a minute';
+    return {
+      wait,
+      message: `This account sent more than ${this.limits.limit(limit)} requests in ${window}; retry after ${wait} s.`,
+    };
   }
 
   /** Calls `proceed` with the caller, or answers the request itself. */
