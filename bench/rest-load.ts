@@ -122,6 +122,16 @@ function pidsNamed(test: (comm: string) => boolean): number[] {
   return pids;
 }
 
+/** A process and its children: the gateway's workers (GATEWAY_WORKERS) are its children. */
+function withChildren(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
+  } catch {
+    return [pid];
+  }
+}
+
 /** A process serving a connection (the platform marks them ATHENIC_CONNECTION_ID). */
 function isSandbox(pid: number): boolean {
   try {
@@ -404,7 +414,7 @@ async function main(): Promise<void> {
       return pid ? [pid] : [];
     };
     const groups: Groups = {
-      gateway: pidOf('api-gateway'),
+      gateway: () => pidOf('api-gateway')().flatMap(withChildren),
       sandbox: pidOf('sandbox-service'),
       registry: pidOf('registry-service'),
       credential: pidOf('credential-service'),
