@@ -27,6 +27,7 @@ import { GatewayReads } from './cache/gateway-reads';
 import { ReadInvalidationListener } from './cache/read-invalidation';
 import { McpProxy } from './mcp/mcp-proxy';
 import { RateLimits } from './limits/rate-limits';
+import { WorkerPeers } from './cluster/worker-peers';
 
 @Module({})
 export class AppModule {
@@ -77,6 +78,7 @@ export class AppModule {
         McpProxy,
         RateLimits,
         GatewayReads,
+        WorkerPeers,
       ],
     };
   }

@@ -3,6 +3,8 @@ import { closeOnSignals, guardProcess } from '@athenic/bootstrap';
 import { exitOnEnvError } from '@athenic/config';
 import { BusServer } from '@athenic/messaging';
 import { Logger } from 'nestjs-pino';
+import cluster from 'node:cluster';
+import { runPrimary } from './cluster/primary';
 import { type GatewayConfig, loadConfig } from './config/env';
 import { createGatewayApp } from './gateway-app';
 
@@ -13,6 +15,9 @@ async function main(): Promise<void> {
   } catch (error) {
     exitOnEnvError(error, 'api-gateway');
   }
+  // Several workers share the port; the primary only supervises them (cluster/primary.ts).
+  if (cluster.isPrimary && config.workers > 1)
+    return runPrimary(config.workers, config.env.LOG_LEVEL);
   const app = await createGatewayApp(config);
   const logger = app.get(Logger);
   app.connectMicroservice(

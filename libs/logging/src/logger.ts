@@ -1,5 +1,6 @@
 import type { Params } from 'nestjs-pino';
-import { stdSerializers } from 'pino';
+import { destination, stdSerializers } from 'pino';
+import cluster from 'node:cluster';
 import type { IncomingMessage } from 'node:http';
 import { currentCorrelationId } from './correlation';
 
@@ -20,6 +21,10 @@ export function loggerParams(options: LoggingOptions): Params {
       level: options.level,
       base: { service: options.service },
       messageKey: 'msg',
+      // Workers of one service (node:cluster) share its stdout: each line in a write of its own,
+      // so lines (under the pipe's 4 KiB atomic write) never interleave. A single process
+      // batches lines in pino's default asynchronous writes.
+      ...(cluster.isWorker ? { stream: destination({ dest: 1, sync: true }) } : {}),
       mixin: () => {
         const correlationId = currentCorrelationId();
         return correlationId ? { correlation_id: correlationId } : {};

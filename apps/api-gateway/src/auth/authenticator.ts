@@ -10,6 +10,7 @@ import { Controller, Inject, Injectable } from '@nestjs/common';
 import { hash, timingSafeEqual } from 'node:crypto';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import type { Principal } from '../http/principal';
+import { WorkerPeers } from '../cluster/worker-peers';
 
 /** Verified keys are trusted this long before asking again; revocation events cut it short. */
 const VERIFIED_TTL_MS = 2000;
@@ -36,12 +37,17 @@ export class Authenticator {
 
   private readonly internalSecret: string;
 
+  /** Drops a key from the cache of every worker of the gateway (a revocation). */
+  readonly forget: (hash: string) => void;
+
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     private readonly bus: BusClient,
+    peers: WorkerPeers,
   ) {
     this.serviceDigest = hash('sha256', config.serviceRoleKey, 'buffer');
     this.internalSecret = config.internalSecret;
+    this.forget = peers.shared('auth.forget', (keyHash: string) => this.cache.delete(keyHash));
   }
 
   async authenticate(authorization: string | undefined): Promise<Authentication> {
@@ -94,10 +100,6 @@ export class Authenticator {
       until: Date.now() + (principal ? VERIFIED_TTL_MS : REJECTED_TTL_MS),
     });
     return principal;
-  }
-
-  forget(hash: string): void {
-    this.cache.delete(hash);
   }
 }
 

@@ -10,6 +10,7 @@ import {
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
 import { Injectable } from '@nestjs/common';
+import { WorkerPeers } from '../cluster/worker-peers';
 import { ReadCache } from './read-cache';
 
 /** How stale a connection read may be when an event is missed (`last_active_at` has no event). */
@@ -32,7 +33,24 @@ export class GatewayReads {
   /** Which account each connection seen belongs to, so a deletion drops that account's list. */
   private readonly accountOf = new Map<string, string>();
 
-  constructor(private readonly bus: BusClient) {}
+  constructor(
+    private readonly bus: BusClient,
+    peers: WorkerPeers = new WorkerPeers(),
+  ) {
+    // Every worker of the gateway drops what changed, whichever worker saw the change.
+    this.connectionChanged = peers.shared(
+      'reads.connectionChanged',
+      (id: string, accountId?: string | null) => {
+        this.connections.forget(id);
+        const account = accountId ?? this.accountOf.get(id);
+        if (account) this.lists.forget(account);
+      },
+    );
+    this.catalogChanged = peers.shared('reads.catalogChanged', () => {
+      this.catalog.clear();
+      this.servers.clear();
+    });
+  }
 
   listServers(): Promise<{ data: McpServerEntry[] }> {
     return this.catalog.get('all', () => this.bus.send(RegistryServerList, {}));
@@ -62,16 +80,10 @@ export class GatewayReads {
   }
 
   /** A connection changed (a write through this gateway, or an event). */
-  connectionChanged(id: string, accountId?: string): void {
-    this.connections.forget(id);
-    const account = accountId ?? this.accountOf.get(id);
-    if (account) this.lists.forget(account);
-  }
+  readonly connectionChanged: (id: string, accountId?: string) => void;
 
-  catalogChanged(): void {
-    this.catalog.clear();
-    this.servers.clear();
-  }
+  /** A server type was added. */
+  readonly catalogChanged: () => void;
 
   private learn(view: ConnectionView): ConnectionView {
     if (this.accountOf.size >= 100_000) this.accountOf.clear();

@@ -9,6 +9,7 @@ import { Handle } from '@athenic/messaging';
 import { Controller } from '@nestjs/common';
 import { ConnectionRoutes } from '../mcp/connection-routes';
 import { McpProxy } from '../mcp/mcp-proxy';
+import { WorkerPeers } from '../cluster/worker-peers';
 import { GatewayReads } from './gateway-reads';
 
 /**
@@ -17,24 +18,31 @@ import { GatewayReads } from './gateway-reads';
  */
 @Controller()
 export class ReadInvalidationListener {
+  /** The route, and the sockets if the server stopped, dropped in every worker of the gateway. */
+  private readonly forgetRoute: (id: string, release: boolean) => void;
+
   constructor(
-    private readonly routes: ConnectionRoutes,
+    routes: ConnectionRoutes,
     private readonly reads: GatewayReads,
-    private readonly proxy: McpProxy,
-  ) {}
+    proxy: McpProxy,
+    peers: WorkerPeers,
+  ) {
+    this.forgetRoute = peers.shared('routes.forget', (id: string, release: boolean) => {
+      routes.forget(id);
+      if (release) proxy.release(id);
+    });
+  }
 
   @Handle(SandboxConnectionStatusChanged)
   changed(event: ConnectionStatusChangedEvent): void {
-    this.routes.forget(event.connection_id);
+    this.forgetRoute(event.connection_id, event.from === 'mcpRunning');
     this.reads.connectionChanged(event.connection_id, event.account_id);
-    if (event.from === 'mcpRunning') this.proxy.release(event.connection_id);
   }
 
   @Handle(SandboxConnectionDeleted)
   deleted(event: ConnectionDeletedEvent): void {
-    this.routes.forget(event.connection_id);
+    this.forgetRoute(event.connection_id, true);
     this.reads.connectionChanged(event.connection_id, event.account_id);
-    this.proxy.release(event.connection_id);
   }
 
   @Handle(RegistryServerCreated)

@@ -1,5 +1,6 @@
 import { CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
 import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
 export class GatewayEnv extends CommonEnv {
@@ -52,6 +53,16 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   @Max(1024)
   MCP_CONNECTIONS_PER_SERVER: number = 32;
+
+  /**
+   * Processes serving the gateway's port (node:cluster workers under one primary); unset: one per
+   * CPU. 1: the gateway is a single process, as before.
+   */
+  @IsOptional()
+  @IsInt({ message: 'GATEWAY_WORKERS must be an integer' })
+  @Min(1)
+  @Max(64)
+  GATEWAY_WORKERS?: number = undefined;
 
   /** Where rate-limit counters live so every gateway replica shares them; unset: in process. */
   @IsOptional()
@@ -107,6 +118,8 @@ export interface GatewayConfig {
   allowedOrigins: ReadonlySet<string>;
   /** Where development secrets were generated, when they were. */
   secretsFile?: string;
+  /** Worker processes (GATEWAY_WORKERS, else one per CPU). */
+  workers: number;
 }
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -133,5 +146,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): GatewayConf
     serviceRoleKey: secrets.SERVICE_ROLE_KEY,
     internalSecret: secrets.INTERNAL_SECRET,
     secretsFile: file,
+    workers: env.GATEWAY_WORKERS ?? availableParallelism(),
   };
 }

@@ -1,13 +1,16 @@
 import { DomainError } from '@athenic/contracts';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import cluster from 'node:cluster';
 import {
   type RateLimiterAbstract,
+  RateLimiterCluster,
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
   RateLimiterUnion,
 } from 'rate-limiter-flexible';
+import { WorkerPeers } from '../cluster/worker-peers';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 
 /** A limit was reached; `retryAfterS` becomes the 429's `Retry-After`. */
@@ -37,7 +40,8 @@ const WINDOW_S: Record<LimitName, number> = {
  * The gateway's rate limits (rate-limiter-flexible). With REDIS_URL the counters live in Redis and
  * every gateway replica shares them; a Redis that does not answer falls back to this replica's own
  * counters (the library's insurance limiter) rather than refusing or letting everything through.
- * Without REDIS_URL the counters are this process's (one replica). Authentication failures also
+ * Without REDIS_URL the counters are this replica's: its own, or its primary's when it runs as
+ * several workers (GATEWAY_WORKERS). Authentication failures also
  * block their source address locally, so a blocked address costs no lookup at all.
  */
 @Injectable()
@@ -50,7 +54,17 @@ export class RateLimits implements OnApplicationShutdown {
   /** An account's request rate: both windows counted at once (see takeRequest). */
   private readonly requestRate: RateLimiterUnion;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+  /** Blocks an address in every worker of the gateway: it is refused there before any lookup too. */
+  private readonly block: (address: string, seconds: number) => void;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    peers: WorkerPeers = new WorkerPeers(),
+  ) {
+    this.block = peers.shared('limits.block', (address: string, seconds: number) => {
+      if (this.blocked.size >= 100_000) this.blocked.delete(this.blocked.keys().next().value!);
+      this.blocked.set(address, Date.now() + seconds * 1000);
+    });
     const env = config.env;
     this.points = {
       requests: env.RATE_LIMIT_REQUESTS_PER_MINUTE,
@@ -85,7 +99,12 @@ export class RateLimits implements OnApplicationShutdown {
         points: this.points[name],
         duration: WINDOW_S[name],
       };
-      if (!this.redis) return new RateLimiterMemory(options);
+      if (!this.redis)
+        // A worker of several (GATEWAY_WORKERS) counts in the primary, so the workers share one
+        // count (cluster/primary.ts); a primary that does not answer lets the request through.
+        return cluster.isWorker
+          ? new RateLimiterCluster({ ...options, timeoutMs: 3000 })
+          : new RateLimiterMemory(options);
       return new RateLimiterRedis({
         ...options,
         storeClient: this.redis,
@@ -175,11 +194,6 @@ export class RateLimits implements OnApplicationShutdown {
 
   limit(name: LimitName): number {
     return this.points[name];
-  }
-
-  private block(address: string, seconds: number): void {
-    if (this.blocked.size >= 100_000) this.blocked.delete(this.blocked.keys().next().value!);
-    this.blocked.set(address, Date.now() + seconds * 1000);
   }
 
   async onApplicationShutdown(): Promise<void> {
