@@ -7,7 +7,8 @@
 //   --connections (REST_LOAD_CONNECTIONS), --duration s (REST_LOAD_DURATION), --warmup s
 //   (REST_LOAD_WARMUP), --installs (REST_LOAD_INSTALLS), --rounds (REST_LOAD_ROUNDS: rounds of
 //   all cases in turn, the median round shown), --key account|service (REST_LOAD_KEY),
-//   --log-level (REST_LOAD_LOG_LEVEL, default info; the harness needs info lines), --rate-limit
+//   --log-level (REST_LOAD_LOG_LEVEL, default info; the harness needs info lines),
+//   --gateway-workers (REST_LOAD_GATEWAY_WORKERS: the gateway's GATEWAY_WORKERS), --rate-limit
 //   (REST_LOAD_RATE_LIMIT: the gateway's RATE_LIMIT_REQUESTS_PER_MINUTE, default 1e9), --cases
 //   baseline,idle,health,list,get,servers (REST_LOAD_CASES), --cpu-prof dir (REST_LOAD_CPU_PROF:
 //   restarts --cpu-prof-services, REST_LOAD_CPU_PROF_SERVICES, default
@@ -56,6 +57,8 @@ const CPU_PROF_SERVICES = option(
   'api-gateway,sandbox-service,registry-service',
 ).split(',') as ServiceName[];
 const LOG_LEVEL = option('log-level', 'REST_LOAD_LOG_LEVEL', 'info');
+/** The gateway's GATEWAY_WORKERS; unset: its default (one per CPU). */
+const GATEWAY_WORKERS = option('gateway-workers', 'REST_LOAD_GATEWAY_WORKERS', '');
 /**
  * The gateway's per-account request limit (RATE_LIMIT_REQUESTS_PER_MINUTE, 6000 by default) would
  * answer most of the load with 429: raised so the limiter still runs but refuses nothing.
@@ -354,6 +357,7 @@ async function main(): Promise<void> {
       LOG_LEVEL,
       RATE_LIMIT_REQUESTS_PER_MINUTE: RATE_LIMIT,
       RATE_LIMIT_REQUESTS_PER_SECOND: RATE_LIMIT,
+      ...(GATEWAY_WORKERS ? { GATEWAY_WORKERS } : {}),
     },
   });
   const profiled = new Map<ServiceName, ChildProcess>();
@@ -493,7 +497,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `REST reads under load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per case after ${WARMUP_S} s warm-up${ROUNDS > 1 ? `, median of ${ROUNDS} rounds` : ''},`,
-        `${KEY_KIND === 'service' ? 'service role key' : 'account key'}, ${ids.length} memory-server connections, LOG_LEVEL=${LOG_LEVEL}, ${SERVICE_NAMES.length} services, loopback${CPU_PROF_DIR ? ', PROFILED (--cpu-prof)' : ''}:`,
+        `${KEY_KIND === 'service' ? 'service role key' : 'account key'}, ${ids.length} memory-server connections, LOG_LEVEL=${LOG_LEVEL}, GATEWAY_WORKERS=${GATEWAY_WORKERS || 'default'}, ${SERVICE_NAMES.length} services, loopback${CPU_PROF_DIR ? ', PROFILED (--cpu-prof)' : ''}:`,
         ...table(figures, Object.keys(groups)),
         ...(CPU_PROF_DIR ? [`  profiles and windows.json in ${path.resolve(CPU_PROF_DIR)}`] : []),
         '',
