@@ -43,7 +43,8 @@ describe('two replicas of every service', () => {
       // 24 installs of four accounts within a minute are the point here, not a rate to refuse.
       RATE_LIMIT_INSTALLS_PER_MINUTE: '1000',
     };
-    a = await new TestPlatform(infra, { env }).start();
+    // Replica A's gateway runs as workers (node:cluster), as it does by default in production.
+    a = await new TestPlatform(infra, { env: { ...env, GATEWAY_WORKERS: '2' } }).start();
     // The second set shares the platform's secrets, as replicas of one deployment do; its
     // sandbox service has the probe port an orchestrator checks it on.
     probePort = await freePort();

@@ -59,6 +59,9 @@ export class TestPlatform {
       CREDENTIAL_KEYS: this.credentialKeys,
       DATA_DIR: this.dataDir,
       MCP_PACKAGES_DIR: path.join(REPO_ROOT, 'mcp-packages'),
+      // One gateway process per test platform: dozens of platforms run side by side on two
+      // cores. Tests that are about workers set more (the replica test does).
+      GATEWAY_WORKERS: '1',
       ...this.options.env,
     };
   }
