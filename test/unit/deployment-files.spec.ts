@@ -34,7 +34,7 @@ describe('docker-compose.yml', () => {
 
   it('runs RabbitMQ with its management UI, Postgres, the provisioning step and the five services', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      [...SERVICES, 'postgres', 'provision', 'rabbitmq'].sort(),
+      [...SERVICES, 'gateway-lb', 'postgres', 'provision', 'rabbitmq'].sort(),
     );
     // The broker is reachable from the host's loopback only.
     expect(compose.services.rabbitmq.ports).toEqual([
@@ -102,6 +102,19 @@ describe('docker-compose.yml', () => {
     expect(() =>
       loadConfig({ ...environment, NODE_ENV: 'test', DATA_DIR: os.tmpdir() }),
     ).not.toThrow();
+  });
+
+  it('puts a load balancer in front of the gateway, so both scale (--scale api-gateway=2)', () => {
+    expect(compose.services['api-gateway'].ports).toBeUndefined();
+    const lb = compose.services['gateway-lb'] as ComposeService & { volumes: string[] };
+    expect(lb.ports).toEqual(['3000:3000']);
+    const [config] = lb.volumes[0].split(':');
+    const conf = read(config);
+    // Re-resolved through Docker's DNS (every replica), streams passed on unbuffered.
+    expect(conf).toMatch(/resolver 127\.0\.0\.11/);
+    expect(conf).toMatch(/set \$gateway http:\/\/api-gateway:3000;/);
+    expect(conf).toMatch(/proxy_pass \$gateway;/);
+    expect(conf).toMatch(/proxy_buffering off;/);
   });
 
   it('starts the gateway after the four services are healthy', () => {

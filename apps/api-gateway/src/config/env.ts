@@ -1,5 +1,16 @@
+import proxyaddr from 'proxy-addr';
+import type { IncomingMessage } from 'node:http';
 import { CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
-import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import {
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateBy,
+} from 'class-validator';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
@@ -24,6 +35,22 @@ export class GatewayEnv extends CommonEnv {
   @IsString()
   @MinLength(1)
   DATA_DIR: string = '.data';
+
+  /**
+   * Proxies in front of the gateway whose X-Forwarded-For is believed, so per-address limits
+   * count the client, not the proxy: comma-separated addresses, CIDRs or proxy-addr's names
+   * (`loopback`, `linklocal`, `uniquelocal`). Empty: none (the socket's address counts).
+   */
+  @IsOptional()
+  @ValidateBy({
+    name: 'trustedProxies',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value !== 'string' || trustedProxiesProblem(value) === null,
+      defaultMessage: (args) => trustedProxiesProblem(String(args?.value)) ?? '',
+    },
+  })
+  TRUSTED_PROXIES?: string = undefined;
 
   /**
    * Browser origins allowed on the MCP endpoint, comma-separated (`https://app.example.com`);
@@ -120,6 +147,8 @@ export interface GatewayConfig {
   secretsFile?: string;
   /** Worker processes (GATEWAY_WORKERS, else one per CPU). */
   workers: number;
+  /** The client's address: the socket's, or the nearest one a trusted proxy forwarded. */
+  clientAddress: (req: IncomingMessage) => string;
 }
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -147,5 +176,36 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): GatewayConf
     internalSecret: secrets.INTERNAL_SECRET,
     secretsFile: file,
     workers: env.GATEWAY_WORKERS ?? availableParallelism(),
+    clientAddress: clientAddressOf(env.TRUSTED_PROXIES),
+  };
+}
+
+function proxyList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
+function trustedProxiesProblem(value: string): string | null {
+  try {
+    proxyaddr.compile(proxyList(value));
+    return null;
+  } catch (error) {
+    return `TRUSTED_PROXIES: ${error instanceof Error ? error.message : String(error)} (addresses, CIDRs, loopback, linklocal or uniquelocal)`;
+  }
+}
+
+/** proxy-addr (the library Express uses) with this trust list; the socket's address without one. */
+export function clientAddressOf(trusted: string | undefined): (req: IncomingMessage) => string {
+  const list = proxyList(trusted);
+  if (list.length === 0) return (req) => req.socket.remoteAddress ?? 'unknown';
+  const trust = proxyaddr.compile(list);
+  return (req) => {
+    try {
+      return proxyaddr(req as Parameters<typeof proxyaddr>[0], trust);
+    } catch {
+      return req.socket.remoteAddress ?? 'unknown';
+    }
   };
 }

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DomainError } from '@athenic/contracts';
 import { Logger } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { RateLimits } from '../limits/rate-limits';
 import { errorResponse, sendError, sendRateLimited } from './error-response';
 import type { Principal } from './principal';
@@ -25,7 +26,15 @@ export function isPublicPath(path: string): boolean {
  */
 export function configureRequestPipeline(app: NestExpressApplication): void {
   app.use(correlation);
-  app.use(authenticate(new Admission(app.get(Authenticator), app.get(RateLimits))));
+  app.use(
+    authenticate(
+      new Admission(
+        app.get(Authenticator),
+        app.get(RateLimits),
+        app.get<GatewayConfig>(GATEWAY_CONFIG).clientAddress,
+      ),
+    ),
+  );
 }
 
 /**
@@ -38,6 +47,8 @@ export class Admission {
   constructor(
     private readonly authenticator: Authenticator,
     private readonly limits: RateLimits,
+    /** Who is asking, for per-address limits (TRUSTED_PROXIES, config/env.ts). */
+    private readonly clientAddress: (req: IncomingMessage) => string,
   ) {}
 
   /** An account's request rate: a minute's budget, spread out over seconds. */
@@ -61,7 +72,7 @@ export class Admission {
     acceptsRunTokens: boolean,
     proceed: (principal: Principal) => void,
   ): void {
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = this.clientAddress(req);
     const blocked = this.limits.blockedFor(address);
     if (blocked) return tooManyFailures(res, blocked);
     this.authenticator

@@ -2,6 +2,7 @@ import { CORRELATION_HEADER, correlationIdFrom, runWithCorrelationId } from '@at
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Authenticator } from '../auth/authenticator';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { RateLimits } from '../limits/rate-limits';
 import { MCP_PATH, McpProxy } from './mcp-proxy';
 import { decodePathSegment } from '../http/ids';
@@ -17,7 +18,11 @@ import { securityHeaders } from '../http/security';
  */
 export function installMcpFastPath(app: NestExpressApplication): void {
   const server: Server = app.getHttpServer();
-  const admission = new Admission(app.get(Authenticator), app.get(RateLimits));
+  const admission = new Admission(
+    app.get(Authenticator),
+    app.get(RateLimits),
+    app.get<GatewayConfig>(GATEWAY_CONFIG).clientAddress,
+  );
   const proxy = app.get(McpProxy);
   const others = server.listeners('request') as ((
     req: IncomingMessage,

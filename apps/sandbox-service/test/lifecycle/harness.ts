@@ -1,4 +1,5 @@
 import type { ConnectionView, McpServerEntry } from '@athenic/contracts';
+import { Logger } from '@nestjs/common';
 import { migrate } from '@athenic/database';
 import { createEgressGuard, type EgressGuard } from '@athenic/egress';
 import { BusClient, Outbox } from '@athenic/messaging';
@@ -125,6 +126,8 @@ export class LifecycleHarness {
   ) {}
 
   async start(): Promise<this> {
+    // Each transition logs a line; the tests read the rows instead.
+    Logger.overrideLogger(['error']);
     this.infra = await createTestInfrastructure(this.label);
     this.dataSource = sandboxDataSource(this.infra.databaseUrl);
     await migrate(this.dataSource);
