@@ -21,7 +21,13 @@ async function main(): Promise<void> {
   const app = await createGatewayApp(config);
   const logger = app.get(Logger);
   app.connectMicroservice(
-    { strategy: new BusServer({ url: config.env.AMQP_URL, owner: 'gateway' }) },
+    {
+      strategy: new BusServer({
+        url: config.env.AMQP_URL,
+        owner: 'gateway',
+        queueType: config.env.BUS_QUEUE_TYPE,
+      }),
+    },
     { inheritAppConfig: true },
   );
   guardProcess('api-gateway', logger);

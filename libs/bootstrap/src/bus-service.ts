@@ -20,7 +20,12 @@ export interface BusServiceDefinition<C> {
   /** Reads and validates the service's environment (its config/env.ts). */
   loadConfig: () => C;
   /** Where the broker and the database are, from the config. */
-  addresses: (config: C) => { AMQP_URL: string; DATABASE_URL: string; PROBE_PORT?: number };
+  addresses: (config: C) => {
+    AMQP_URL: string;
+    DATABASE_URL: string;
+    PROBE_PORT?: number;
+    BUS_QUEUE_TYPE?: 'classic' | 'quorum';
+  };
   dataSource: (config: C) => DataSource;
   module: (config: C, dataSource: DataSource) => DynamicModule;
   /** Work before the service takes its first message (seeding). */
@@ -57,6 +62,7 @@ export function runBusService<C>(definition: BusServiceDefinition<C>): void {
       strategy: new BusServer({
         url: definition.addresses(config).AMQP_URL,
         owner: definition.owner,
+        queueType: definition.addresses(config).BUS_QUEUE_TYPE,
       }),
       bufferLogs: true,
     });

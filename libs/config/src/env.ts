@@ -117,6 +117,14 @@ export class CommonEnv {
   EGRESS_ALLOW_PRIVATE?: string = undefined;
 
   /**
+   * The type of the services' RabbitMQ queues: `classic` (one broker node) or `quorum` (a
+   * cluster: replicated, with a delivery limit). Fixed when a queue is first declared; moving an
+   * existing deployment is docs/adr/0009-quorum-queues.md.
+   */
+  @IsIn(['classic', 'quorum'], { message: 'BUS_QUEUE_TYPE must be classic or quorum' })
+  BUS_QUEUE_TYPE: 'classic' | 'quorum' = 'classic';
+
+  /**
    * A bus service's own probe port (`/livez`, `/readyz`) for an orchestrator's liveness and
    * readiness checks of this very process; off when unset. (The bus health query may be answered
    * by any replica, so it cannot tell one pod's health.)

@@ -1,3 +1,4 @@
+import type { QueueType } from './topology';
 import type { Owner } from '@athenic/contracts';
 
 export interface BusOptions {
@@ -9,6 +10,8 @@ export interface BusOptions {
   prefetch?: number;
   /** Deadline of every request; the message expires with it. */
   requestTimeoutMs?: number;
+  /** The type of the service's queue (BUS_QUEUE_TYPE; docs/adr/0009-quorum-queues.md). */
+  queueType?: QueueType;
 }
 
 export const DEFAULT_PREFETCH = 20;

@@ -64,7 +64,7 @@ export class BusServer extends ServerRMQ {
     super({
       urls: [busOptions.url],
       queue: service,
-      queueOptions: { durable: true, arguments: serviceQueueArguments() },
+      queueOptions: { durable: true, arguments: serviceQueueArguments(busOptions.queueType) },
       exchange: BUS_EXCHANGE,
       exchangeType: 'topic',
       wildcards: true,

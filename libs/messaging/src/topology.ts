@@ -24,9 +24,22 @@ export const HEADERS = {
   attempts: 'x-attempts',
 } as const;
 
+/**
+ * The type of the services' queues (BUS_QUEUE_TYPE): `classic` on one broker node, `quorum` on a
+ * cluster (replicated, and a message redelivered more than QUORUM_DELIVERY_LIMIT times, such as
+ * one whose handling keeps killing its consumer, is dead-lettered instead of looping).
+ * docs/adr/0009-quorum-queues.md.
+ */
+export type QueueType = 'classic' | 'quorum';
+export const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
+export const QUORUM_DELIVERY_LIMIT = 10;
+
 /** Queue arguments are fixed at first declaration; changing them needs a new queue name. */
-export function serviceQueueArguments(): Record<string, unknown> {
-  return { 'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE };
+export function serviceQueueArguments(type: QueueType = 'classic'): Record<string, unknown> {
+  const base = { 'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE };
+  return type === 'quorum'
+    ? { ...base, 'x-queue-type': 'quorum', 'x-delivery-limit': QUORUM_DELIVERY_LIMIT }
+    : base;
 }
 
 export function retryQueueName(queue: string): string {

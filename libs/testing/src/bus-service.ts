@@ -1,5 +1,5 @@
 import type { Owner } from '@athenic/contracts';
-import { BusModule, BusServer } from '@athenic/messaging';
+import { BusModule, BusServer, type QueueType } from '@athenic/messaging';
 import { type INestMicroservice, Module, type Provider, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
@@ -13,6 +13,7 @@ export async function startTestBusService(options: {
   controllers?: Type<unknown>[];
   providers?: Provider[];
   requestTimeoutMs?: number;
+  queueType?: QueueType;
 }): Promise<INestMicroservice> {
   @Module({
     imports: [
@@ -28,7 +29,11 @@ export async function startTestBusService(options: {
   class TestServiceModule {}
 
   const app = await NestFactory.createMicroservice(TestServiceModule, {
-    strategy: new BusServer({ url: options.amqpUrl, owner: options.owner }),
+    strategy: new BusServer({
+      url: options.amqpUrl,
+      owner: options.owner,
+      queueType: options.queueType,
+    }),
     logger: false,
   });
   try {
