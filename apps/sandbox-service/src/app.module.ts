@@ -9,6 +9,7 @@ import { ConnectionStore } from './connections/connection-store';
 import { CredentialsClient } from './deploy/credentials-client';
 import { Deployer } from './deploy/deployer';
 import { Reconciler } from './deploy/reconciler';
+import { ReleaseListener } from './deploy/release-listener';
 import { SandboxRuntime } from './deploy/sandbox-runtime';
 import { Scheduler } from './deploy/scheduler';
 import { Supervisor } from './deploy/supervisor';
@@ -50,7 +51,7 @@ export class AppModule {
             },
           ],
         },
-        controllers: [ConnectionsHandler],
+        controllers: [ConnectionsHandler, ReleaseListener],
         providers: [
           { provide: SANDBOX_CONFIG, useValue: config },
           Outbox,

@@ -22,12 +22,13 @@ import {
   RETRY_DELAY_MS,
   SOCKET_OPTIONS,
 } from './bus-options';
-import { HandlerFailure } from './handle.decorator';
+import { EVERY_REPLICA, HandlerFailure } from './handle.decorator';
 import {
   BUS_EXCHANGE,
   DEAD_LETTER_EXCHANGE,
   HEADERS,
   assertTopology,
+  replicaQueueName,
   retryQueueName,
   serviceQueueArguments,
 } from './topology';
@@ -108,7 +109,40 @@ export class BusServer extends ServerRMQ {
   ): Promise<void> {
     await assertTopology(channel, this.service, RETRY_DELAY_MS);
     this.rawChannel = channel;
-    return super.setupChannel(channel, callback);
+    await super.setupChannel(channel, callback);
+    await this.consumeOnEveryReplica(channel);
+  }
+
+  /**
+   * Events marked `everyReplica` come to this process's own exclusive queue rather than the
+   * service's shared one (where one replica of many would get each). A queue of a process that is
+   * gone is deleted with its connection; a reconnect makes a new one.
+   */
+  private async consumeOnEveryReplica(channel: ConfirmChannel): Promise<void> {
+    const patterns = [...this.getHandlers().keys()].filter((p) => EVERY_REPLICA.has(p));
+    if (patterns.length === 0) return;
+    const { queue } = await channel.assertQueue(
+      replicaQueueName(this.service, randomBytes(6).toString('hex')),
+      {
+        exclusive: true,
+        autoDelete: true,
+        durable: false,
+        arguments: { 'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE },
+      },
+    );
+    for (const pattern of patterns) {
+      await channel.bindQueue(queue, BUS_EXCHANGE, pattern);
+      // Bound to the shared queue by Nest's setup (and by earlier versions): not there.
+      await channel.unbindQueue(this.service, BUS_EXCHANGE, pattern);
+    }
+    await channel.consume(
+      queue,
+      (message) =>
+        void this.handleMessage(message, channel).catch((error: unknown) =>
+          this.log.error(`Message handling failed: ${errorText(error)}`),
+        ),
+      { noAck: false },
+    );
   }
 
   /** A service handles only the commands it owns; events of any owner may be listened to. */

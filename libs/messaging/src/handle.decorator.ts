@@ -32,6 +32,18 @@ export class HandlerFailure {
   constructor(readonly error: unknown) {}
 }
 
+export interface HandleOptions {
+  /**
+   * Events only: every process of the service gets the event (its own exclusive queue), not one
+   * replica of them (the service's shared queue). For state each process keeps: caches, what it
+   * runs. Such handlers must be idempotent and cheap.
+   */
+  everyReplica?: boolean;
+}
+
+/** The events some handler takes on every replica (read by the bus server at start). */
+export const EVERY_REPLICA = new Set<string>();
+
 type CommandHandler<D> = (
   payload: PayloadOf<D>,
   context: BusContext,
@@ -52,12 +64,17 @@ export function Handle<D extends CommandDef<string, any, any>>(
 ) => void;
 export function Handle<D extends EventDef<string, any>>(
   def: D,
+  options?: HandleOptions,
 ): <M extends EventHandler<D>>(
   target: object,
   key: string | symbol,
   descriptor: TypedPropertyDescriptor<M>,
 ) => void;
-export function Handle(def: CommandDef<string, any, any> | EventDef<string, any>) {
+export function Handle(
+  def: CommandDef<string, any, any> | EventDef<string, any>,
+  options: HandleOptions = {},
+) {
+  if (options.everyReplica) EVERY_REPLICA.add(def.name);
   return (
     target: object,
     key: string | symbol,

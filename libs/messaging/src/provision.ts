@@ -7,7 +7,13 @@ import {
 } from '@athenic/contracts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BUS_EXCHANGE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, retryQueueName } from './topology';
+import {
+  BUS_EXCHANGE,
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  replicaQueuePattern,
+  retryQueueName,
+} from './topology';
 
 /** A principal of the bus: a service, or `integrations` (other internal services). */
 export type BusPrincipal = Owner | 'integrations';
@@ -67,10 +73,13 @@ export function brokerPermissions(principal: BusPrincipal): BrokerPermissions {
     ...events.filter((e) => e.owner === principal).map((e) => e.name),
     ...COMMANDS_SENT_BY[principal],
   ];
+  // Its processes' own queues for events every replica sees (handlers marked everyReplica).
+  const withReplicaQueues = (pattern: string) =>
+    pattern.replace(/\)\$$/, `|${replicaQueuePattern(queue)})$`);
   return {
-    configure: anyOf(shared),
-    write: anyOf([...shared, 'amq.default']),
-    read: anyOf(shared),
+    configure: withReplicaQueues(anyOf(shared)),
+    write: withReplicaQueues(anyOf([...shared, 'amq.default'])),
+    read: withReplicaQueues(anyOf(shared)),
     topics: [
       { exchange: BUS_EXCHANGE, write: anyOf(publishes), read: '.*' },
       // Dead letters keep the routing key they had.

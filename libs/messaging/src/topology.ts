@@ -42,6 +42,19 @@ export function serviceQueueArguments(type: QueueType = 'classic'): Record<strin
     : base;
 }
 
+/**
+ * The queue of one process of a service for events every replica must see (handlers marked
+ * `everyReplica`): exclusive, deleted with its connection, named `<service>.replica.<hex>`.
+ */
+export function replicaQueueName(queue: string, suffix: string): string {
+  return `${queue}.replica.${suffix}`;
+}
+
+/** The pattern of those names, for the service's broker permissions. */
+export function replicaQueuePattern(queue: string): string {
+  return `${queue.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}\\.replica\\.[0-9a-f]+`;
+}
+
 export function retryQueueName(queue: string): string {
   return `${queue}.retry`;
 }

@@ -14,7 +14,8 @@ import { GatewayReads } from './gateway-reads';
 
 /**
  * The services' events that make what the gateway keeps stale: each drops what it changed (a
- * route, cached reads, and the sockets to a server that stopped running).
+ * route, cached reads, and the sockets to a server that stopped running). Every gateway replica
+ * gets each of them (`everyReplica`: its own queue), and relays it to its workers.
  */
 @Controller()
 export class ReadInvalidationListener {
@@ -33,19 +34,19 @@ export class ReadInvalidationListener {
     });
   }
 
-  @Handle(SandboxConnectionStatusChanged)
+  @Handle(SandboxConnectionStatusChanged, { everyReplica: true })
   changed(event: ConnectionStatusChangedEvent): void {
     this.forgetRoute(event.connection_id, event.from === 'mcpRunning');
     this.reads.connectionChanged(event.connection_id, event.account_id);
   }
 
-  @Handle(SandboxConnectionDeleted)
+  @Handle(SandboxConnectionDeleted, { everyReplica: true })
   deleted(event: ConnectionDeletedEvent): void {
     this.forgetRoute(event.connection_id, true);
     this.reads.connectionChanged(event.connection_id, event.account_id);
   }
 
-  @Handle(RegistryServerCreated)
+  @Handle(RegistryServerCreated, { everyReplica: true })
   serverCreated(): void {
     this.reads.catalogChanged();
   }

@@ -161,6 +161,25 @@ export class Supervisor implements OnApplicationShutdown {
   }
 
   /**
+   * A connection changed (on any replica): if this process runs a sandbox for it that it no
+   * longer holds (stopped, deleted, or redeployed by another replica), that sandbox stops now
+   * rather than at the next reconciliation.
+   */
+  async releaseIfNotHeld(id: string): Promise<void> {
+    const entry = this.runtime.get(id);
+    if (!entry) return;
+    const row = await this.store.findOptional(id);
+    const held =
+      row !== null &&
+      ACTIVE_STATUSES.includes(row.status) &&
+      row.ownerId === this.replicas.id &&
+      row.generation === entry.generation;
+    if (held || this.runtime.get(id) !== entry) return;
+    this.log.warn(`Stopping the sandbox of connection ${id}: this replica no longer holds it`);
+    await this.runtime.release(row ?? { id, config: {} }, { discardFiles: row === null });
+  }
+
+  /**
    * Compares the database with what runs, for the connections this replica holds and those
    * whose replica is gone (never those another live replica holds): deploys past their deadline
    * fail, sandboxes that outlive their process are adopted in place, lost ones are redeployed,

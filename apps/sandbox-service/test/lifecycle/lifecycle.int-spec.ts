@@ -564,6 +564,46 @@ describe('replicas of the sandbox service on one database', () => {
     await clear();
   });
 
+  it("a stop or delete handled by another replica stops the holder's sandbox as soon as it hears of it", async () => {
+    const holding = new FakeProvider();
+    const a = h.assemble(holding, 'replica-holder');
+    await a.replicas.join();
+    const b = h.assemble(new FakeProvider(), 'replica-other');
+    await b.replicas.join();
+    const install = async () =>
+      (
+        await a.connections.install({
+          account_id: 'acct-release',
+          mcp_server_id: 'fake-server',
+          title: 'x',
+          config: {},
+          sealed_credentials: { token: CANARY },
+          actor: 't',
+        } as never)
+      ).connection.id;
+    const stopped = await install();
+    const deleted = await install();
+    await h.schedule(a);
+    await b.connections.stop({ id: stopped, account_id: 'acct-release', actor: 't' } as never);
+    await b.connections.delete({ id: deleted, account_id: 'acct-release', actor: 't' } as never);
+    // Still running where they ran until the holder hears of it (ReleaseListener: every replica
+    // gets every change), then gone, with their files.
+    expect(holding.live(stopped)).toHaveLength(1);
+    expect(holding.live(deleted)).toHaveLength(1);
+    for (const id of [stopped, deleted]) await a.supervisor.releaseIfNotHeld(id);
+    expect(holding.live(stopped)).toEqual([]);
+    expect(holding.live(deleted)).toEqual([]);
+    expect(holding.discarded).toEqual(expect.arrayContaining([stopped, deleted]));
+    // A change that leaves the connection with its holder changes nothing there.
+    const kept = await install();
+    await h.schedule(a);
+    await a.supervisor.releaseIfNotHeld(kept);
+    expect(holding.live(kept)).toHaveLength(1);
+    a.replicas.stop();
+    b.replicas.stop();
+    await clear();
+  });
+
   it("when a replica's lease ends, its E2B sandboxes are adopted in place by one survivor", async () => {
     const e2b = new FakeProvider();
     e2b.survivesRestart = true;
