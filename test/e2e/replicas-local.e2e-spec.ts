@@ -1,0 +1,3 @@
+import { replicasSuite } from './replicas-suite';
+
+replicasSuite('local');
