@@ -10,7 +10,7 @@ import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AdminOnly } from '../http/admin-only.guard';
-import { actorOf } from '../http/principal';
+import { actorOf } from '../auth/principal';
 
 @ApiTags('admin')
 @ApiBearerAuth()

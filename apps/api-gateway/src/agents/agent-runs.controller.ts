@@ -6,7 +6,7 @@ import type { Request } from 'express';
 import { accountFor, ownerFilter } from '../auth/account-scope';
 import { requireUuid } from '../http/ids';
 import { RateLimits } from '../limits/rate-limits';
-import { actorOf } from '../http/principal';
+import { actorOf } from '../auth/principal';
 import { StartRunBody } from './agents.dto';
 
 @ApiTags('agent-runs')

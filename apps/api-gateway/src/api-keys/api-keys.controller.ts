@@ -12,7 +12,7 @@ import { accountFor } from '../auth/account-scope';
 import { sha256Hex } from '../auth/authenticator';
 import { AdminOnly } from '../http/admin-only.guard';
 import { requireUuid } from '../http/ids';
-import { actorOf } from '../http/principal';
+import { actorOf } from '../auth/principal';
 import { AccountQuery, ApiKeyListView, CreateApiKeyBody, CreatedApiKeyView } from './api-keys.dto';
 
 @ApiTags('api-keys')

@@ -1,5 +1,5 @@
 import { ACCOUNT_ID_PATTERN, DomainError } from '@athenic/contracts';
-import type { Principal } from '../http/principal';
+import type { Principal } from './principal';
 
 /**
  * The account a request acts for. With the service role key the caller names it (required);

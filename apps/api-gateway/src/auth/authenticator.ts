@@ -9,7 +9,7 @@ import { RUN_TOKEN_PREFIX, verifyRunToken } from '@athenic/platform-crypto';
 import { Controller, Inject, Injectable } from '@nestjs/common';
 import { hash, timingSafeEqual } from 'node:crypto';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
-import type { Principal } from '../http/principal';
+import type { Principal } from './principal';
 import { WorkerPeers } from '../cluster/worker-peers';
 
 /** Verified keys are trusted this long before asking again; revocation events cut it short. */

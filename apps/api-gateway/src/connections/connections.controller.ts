@@ -38,7 +38,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { CredentialSealer } from '../credentials/credential-sealer';
 import { requireUuid } from '../http/ids';
 import { RateLimits } from '../limits/rate-limits';
-import { actorOf } from '../http/principal';
+import { actorOf } from '../auth/principal';
 import { AgentConfigQuery } from '../agents/agents.dto';
 import { withMcpUrl } from './connection-response';
 import {

@@ -8,7 +8,7 @@ import { Authenticator } from '../auth/authenticator';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { RateLimits } from '../limits/rate-limits';
 import { errorResponse, sendError, sendRateLimited } from './error-response';
-import type { Principal } from './principal';
+import type { Principal } from '../auth/principal';
 
 const log = new Logger('Http');
 

@@ -7,7 +7,7 @@ import { RateLimits } from '../limits/rate-limits';
 import { MCP_PATH, McpProxy } from './mcp-proxy';
 import { decodePathSegment } from '../http/ids';
 import { Admission } from '../http/request-pipeline';
-import type { Principal } from '../http/principal';
+import type { Principal } from '../auth/principal';
 import { securityHeaders } from '../http/security';
 
 /**

@@ -8,7 +8,7 @@ import { errors as undiciErrors, type Dispatcher, Pool } from 'undici';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { errorResponse, sendError } from '../http/error-response';
 import { echo, requireUuid } from '../http/ids';
-import type { Principal } from '../http/principal';
+import type { Principal } from '../auth/principal';
 import { ActivityRecorder } from './activity';
 import { ConnectionRoutes } from './connection-routes';
 import { type McpMessageSummary, summarizeMcpBody } from './mcp-message-summary';

@@ -1,6 +1,6 @@
 import { deriveKey } from '@athenic/platform-crypto';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Principal } from '../http/principal';
+import type { Principal } from '../auth/principal';
 
 const MAC_LENGTH = 22; // 128 bits, base64url
 
