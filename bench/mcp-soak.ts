@@ -20,6 +20,10 @@
 //   --flood-concurrency n (MCP_SOAK_FLOOD_CONCURRENCY, default 32): A's tool calls in flight
 //   --tool name         (MCP_SOAK_TOOL, default read_graph)
 //   --b-pause ms        (MCP_SOAK_B_PAUSE, default 10): B's pause between two calls
+//   --flood-nice n      (MCP_SOAK_FLOOD_NICE, default 0): A's client thread runs at this nice
+//                       value (0-19). On a 2-core host A's client competes with the platform
+//                       and B for the same cores, which a real attacker on another host does
+//                       not; a high value takes that out of the figure (both are worth showing)
 //   --rate-limit n      (MCP_SOAK_RATE_LIMIT, default 1e9): the gateway's
 //                       RATE_LIMIT_REQUESTS_PER_MINUTE
 //   --cpu-prof dir      (MCP_SOAK_CPU_PROF): the gateway and the sandbox-service run V8's
@@ -43,7 +47,7 @@ import {
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { fixed, summarize } from './stats';
@@ -82,6 +86,10 @@ const B_PAUSE_MS = positive('b-pause', option('b-pause', 'MCP_SOAK_B_PAUSE', '10
 /** High, so that the per-account rate limiter (6000 a minute by default) hides nothing. */
 const RATE_LIMIT = option('rate-limit', 'MCP_SOAK_RATE_LIMIT', '1000000000');
 const CPU_PROF_DIR = option('cpu-prof', 'MCP_SOAK_CPU_PROF', '');
+const FLOOD_NICE = Math.min(
+  19,
+  Math.max(0, Number(option('flood-nice', 'MCP_SOAK_FLOOD_NICE', '0'))),
+);
 
 const ACCOUNT_A = 'bench-soak-flooder';
 const ACCOUNT_B = 'bench-soak-neighbour';
@@ -790,6 +798,8 @@ async function main(): Promise<void> {
       type: 'init',
       data: { role: 'a', url: a.url, key: a.key },
     });
+    // On Linux a thread id names that thread alone for setpriority(2).
+    if (FLOOD_NICE > 0) setPriority(aTid, FLOOD_NICE);
     const mainThread = (pid: number | undefined): [number, number][] => (pid ? [[pid, pid]] : []);
     const mainThreads = (id: string) => () =>
       connectionProcesses(id).map((p): [number, number] => [p.pid, p.pid]);
@@ -901,6 +911,9 @@ async function main(): Promise<void> {
       [
         `MCP soak (memory-server ${TOOL}), loopback, ${cpus().length} cores, ${DURATION_S} s per phase, B pausing ${B_PAUSE_MS} ms between calls;`,
         `flood: ${FLOOD_SESSIONS} sessions of account A (${FLOOD_STREAMS} holding a GET stream) + ${FLOOD_CONCURRENCY} tool calls in flight on A's own connection.`,
+        FLOOD_NICE > 0
+          ? `A's client thread at nice ${FLOOD_NICE} (as if on another host: it no longer takes the platform's cores first).`
+          : "A's client thread at normal priority, competing with the platform and B for the same cores.",
         Number(RATE_LIMIT) >= 1e6
           ? `RATE_LIMIT_REQUESTS_PER_MINUTE=${RATE_LIMIT} for the platform (default 6000): the per-minute limit refuses nothing here.`
           : `RATE_LIMIT_REQUESTS_PER_MINUTE=${RATE_LIMIT} for the platform: the per-account rate limiter is in force (a fixed 60 s window).`,
