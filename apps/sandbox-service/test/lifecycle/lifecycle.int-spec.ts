@@ -549,6 +549,7 @@ describe('replicas of the sandbox service on one database', () => {
     await b.supervisor.reconcile();
     expect((await h.row(running)).ownerId).toBe('replica-dying'); // its lease still holds
     await h.clock.advance(30_001);
+    await b.replicas.heartbeat();
     await b.supervisor.reconcile();
     await h.schedule(b);
     for (const id of [running, deploying]) {
@@ -627,6 +628,9 @@ describe('replicas of the sandbox service on one database', () => {
     const [sandbox] = e2b.live(id);
     a.replicas.stop();
     await h.clock.advance(30_001);
+    // The live replicas' heartbeats of that time have landed (the manual clock jumps 30 s at
+    // once; their writes would otherwise race the reconciliations that read the leases).
+    await Promise.all([b.replicas.heartbeat(), c.replicas.heartbeat()]);
     await Promise.all([b.supervisor.reconcile(), c.supervisor.reconcile()]);
     const row = await h.row(id);
     expect(row).toMatchObject({ status: 'mcpRunning', sandboxRef: sandbox.ref });
