@@ -57,6 +57,20 @@ function describe(errors: ValidationError[]): string {
 }
 
 /** Why an EGRESS_ALLOW_PRIVATE value cannot be read (naming the bad item), or null. */
+/**
+ * A string variable checked by `problem`, which names what is wrong with a value (or null when
+ * nothing is); its sentence is the validation message.
+ */
+export function CheckedBy(name: string, problem: (value: string) => string | null) {
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || problem(value) === null,
+      defaultMessage: (args) => problem(String(args?.value)) ?? '',
+    },
+  });
+}
+
 function allowPrivateProblem(value: string): string | null {
   try {
     parseAllowPrivate(value);
@@ -106,14 +120,7 @@ export class CommonEnv {
    */
   @IsOptional()
   @IsString()
-  @ValidateBy({
-    name: 'allowPrivate',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value !== 'string' || allowPrivateProblem(value) === null,
-      defaultMessage: (args) => allowPrivateProblem(String(args?.value)) ?? '',
-    },
-  })
+  @CheckedBy('allowPrivate', allowPrivateProblem)
   EGRESS_ALLOW_PRIVATE?: string = undefined;
 
   /**

@@ -1,16 +1,7 @@
 import proxyaddr from 'proxy-addr';
 import type { IncomingMessage } from 'node:http';
-import { CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
-import {
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-  ValidateBy,
-} from 'class-validator';
+import { CheckedBy, CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
+import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
@@ -42,14 +33,7 @@ export class GatewayEnv extends CommonEnv {
    * (`loopback`, `linklocal`, `uniquelocal`). Empty: none (the socket's address counts).
    */
   @IsOptional()
-  @ValidateBy({
-    name: 'trustedProxies',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value !== 'string' || trustedProxiesProblem(value) === null,
-      defaultMessage: (args) => trustedProxiesProblem(String(args?.value)) ?? '',
-    },
-  })
+  @CheckedBy('trustedProxies', trustedProxiesProblem)
   TRUSTED_PROXIES?: string = undefined;
 
   /**
