@@ -28,13 +28,10 @@ export class Reconciler {
 
   async atStart(): Promise<void> {
     await this.replicas.join();
-    const live = await this.replicas.live();
-    const active = await this.store.inStatus(['mcpDeploying', 'mcpRunning']);
     // Another live replica's connections are its own business.
-    const heldElsewhere = new Set(
-      active.filter((row) => this.replicas.heldElsewhere(row.ownerId, live)).map((row) => row.id),
+    const { ours: rows, elsewhere: heldElsewhere } = await this.replicas.split(
+      await this.store.inStatus(['mcpDeploying', 'mcpRunning']),
     );
-    const rows = active.filter((row) => !heldElsewhere.has(row.id));
     // Sandboxes that outlived the restart (E2B) are taken back first, so they are not orphans.
     // Those the provider cannot tell about right now stay as they are; the supervisor tries again.
     let adopted = 0;
@@ -49,23 +46,12 @@ export class Reconciler {
       }
       if (adopted > 0) this.log.log(`Found ${adopted} running sandbox(es) again`);
     }
-    const killed = await this.provider.killOrphans(
-      this.runtime.ids(),
-      new Set([...adopting, ...heldElsewhere]),
-    );
-    if (killed.length > 0)
-      this.log.warn(`Killed ${killed.length} orphaned server process(es): ${killed.join(', ')}`);
+    await this.runtime.killOrphans([...adopting, ...heldElsewhere]);
     for (const row of rows) {
       if (this.runtime.get(row.id) || adopting.has(row.id) || heldElsewhere.has(row.id)) continue;
-      await this.lifecycle.apply(
-        row.id,
-        row.desiredState === 'running' ? 'lost' : 'lostWhileUnwanted',
-        {
-          cause:
-            row.ownerId === this.replicas.id || !row.ownerId ? 'service-restarted' : 'replica-gone',
-        },
-        { generation: row.generation, owner: row.ownerId },
-      );
+      const cause =
+        row.ownerId === this.replicas.id || !row.ownerId ? 'service-restarted' : 'replica-gone';
+      await this.lifecycle.lose(row, cause, { generation: row.generation, owner: row.ownerId });
     }
   }
 }

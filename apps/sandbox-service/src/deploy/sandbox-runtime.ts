@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { SecretMasker } from '@athenic/platform-crypto';
 import type { ConnectionEntity } from '../connections/connection.entity';
 import {
@@ -26,6 +26,7 @@ export interface RuntimeEntry {
  */
 @Injectable()
 export class SandboxRuntime implements OnApplicationShutdown {
+  private readonly log = new Logger('SandboxRuntime');
   private readonly entries = new Map<string, RuntimeEntry>();
 
   constructor(@Inject(SANDBOX_PROVIDER) private readonly provider: SandboxProvider) {}
@@ -74,6 +75,17 @@ export class SandboxRuntime implements OnApplicationShutdown {
     await this.stop(row.id);
     if (options.discardFiles || row.config.persistent_storage !== true)
       await this.provider.discardFiles(row.id);
+  }
+
+  /**
+   * Kills what the provider runs that this process does not, except sandboxes of `spared`
+   * connections (another live replica's, or waiting to be taken back); returns whose were killed.
+   */
+  async killOrphans(spared: Iterable<string>): Promise<string[]> {
+    const killed = await this.provider.killOrphans(this.ids(), new Set(spared));
+    if (killed.length > 0)
+      this.log.warn(`Killed ${killed.length} orphaned sandbox(es): ${killed.join(', ')}`);
+    return killed;
   }
 
   /** Cancels a deploy in progress and stops a running sandbox; forgets the connection. */

@@ -148,14 +148,8 @@ export class Supervisor implements OnApplicationShutdown {
       if (!row || !ACTIVE_STATUSES.includes(row.status)) return;
       const entry = this.runtime.get(id);
       if (row.status === 'mcpRunning' ? entry?.handle : entry) return;
-      const transition = row.desiredState === 'running' ? 'lost' : 'lostWhileUnwanted';
-      await this.lifecycle.apply(
-        id,
-        transition,
-        { cause },
-        // Unless another replica took it over since this round read it.
-        { generation: row.generation, owner },
-      );
+      // Unless another replica took it over since this round read it.
+      await this.lifecycle.lose(row, cause, { generation: row.generation, owner });
       this.scheduler.kick();
     });
   }
@@ -189,17 +183,12 @@ export class Supervisor implements OnApplicationShutdown {
   async reconcile(): Promise<void> {
     // What ran before the query: a deploy begun during this round is no stray.
     const before = new Map(this.runtime.entriesList().map(([id, e]) => [id, e.generation]));
-    const live = await this.replicas.live();
-    const rows = await this.store.inStatus(['mcpDeploying', 'mcpRunning']);
-    const ours = new Set<string>();
-    const heldElsewhere = new Set<string>();
+    const { ours: rows, elsewhere: heldElsewhere } = await this.replicas.split(
+      await this.store.inStatus(['mcpDeploying', 'mcpRunning']),
+    );
+    const ours = new Set(rows.map((row) => row.id));
     const adopting = new Set<string>();
     for (const row of rows) {
-      if (this.replicas.heldElsewhere(row.ownerId, live)) {
-        heldElsewhere.add(row.id);
-        continue;
-      }
-      ours.add(row.id);
       const entry = this.runtime.get(row.id);
       // Held by a replica that is gone (or by no one): nothing of it runs in this process.
       const abandoned = row.ownerId !== this.replicas.id;
@@ -245,12 +234,7 @@ export class Supervisor implements OnApplicationShutdown {
     }
     const forgotten = await this.lifecycle.purgeIdempotencyKeys();
     if (forgotten > 0) this.log.log(`Forgot ${forgotten} idempotency key(s) older than 24 hours`);
-    const killed = await this.provider.killOrphans(
-      this.runtime.ids(),
-      new Set([...adopting, ...heldElsewhere]),
-    );
-    if (killed.length > 0)
-      this.log.warn(`Killed ${killed.length} orphaned sandbox(es): ${killed.join(', ')}`);
+    await this.runtime.killOrphans([...adopting, ...heldElsewhere]);
   }
 
   onApplicationShutdown(): void {

@@ -18,6 +18,7 @@ import { IdempotencyKeyEntity } from '../connections/idempotency-key.entity';
 import { CLOCK, type Clock } from './clock';
 import { Replicas } from './replicas';
 import {
+  type LostCause,
   type ParamsOf,
   type TransitionContext,
   type TransitionDef,
@@ -137,6 +138,15 @@ export class Lifecycle {
     guard: Guard = {},
   ): Promise<ConnectionEntity | null> {
     return this.write(id, name, params, guard, false);
+  }
+
+  /**
+   * The sandbox of a deploying or running connection is gone (`cause`): `lost` (redeployed) when
+   * its user wants it running, `lostWhileUnwanted` (stopped) when not.
+   */
+  lose(row: ConnectionEntity, cause: LostCause, guard: Guard): Promise<ConnectionEntity | null> {
+    const name = row.desiredState === 'running' ? 'lost' : 'lostWhileUnwanted';
+    return this.apply(row.id, name, { cause }, guard);
   }
 
   /**

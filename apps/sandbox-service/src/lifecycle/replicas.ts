@@ -65,9 +65,20 @@ export class Replicas implements OnApplicationShutdown {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Whether another replica holds `owner`'s connections now (a live lease that is not ours). */
-  heldElsewhere(owner: string | null, live: Set<string>): boolean {
-    return owner !== null && owner !== this.id && live.has(owner);
+  /**
+   * Connections that are this replica's business (held by it, by a replica whose lease ended, or
+   * by none), and the ids of those another live replica holds: left alone, sandboxes included.
+   */
+  async split<T extends { id: string; ownerId: string | null }>(
+    rows: T[],
+  ): Promise<{ ours: T[]; elsewhere: Set<string> }> {
+    const live = await this.live();
+    const held = (row: T) =>
+      row.ownerId !== null && row.ownerId !== this.id && live.has(row.ownerId);
+    return {
+      ours: rows.filter((row) => !held(row)),
+      elsewhere: new Set(rows.filter(held).map((row) => row.id)),
+    };
   }
 
   /** Stops the heartbeat without giving the lease up (what a crash looks like to the others). */
