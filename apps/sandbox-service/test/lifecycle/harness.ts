@@ -137,18 +137,15 @@ export class LifecycleHarness {
       url: this.infra.amqpUrl,
       owner: 'sandbox',
     });
-    this.guard = await createEgressGuard(this.assemble(this.provider).config.env);
+    this.guard = await createEgressGuard(this.config('replica-a').env);
     this.parts = this.assemble(this.provider);
     await this.parts.replicas.join();
     return this;
   }
 
-  /**
-   * A process's worth of the lifecycle on the same database and clock: the same replica after a
-   * restart (its id), or another replica (another id).
-   */
-  assemble(provider: FakeProvider, replica = 'replica-a'): LifecycleParts {
-    const config = loadConfig({
+  /** The sandbox service's configuration of one replica, as its environment would give it. */
+  private config(replica: string): SandboxConfig {
+    return loadConfig({
       NODE_ENV: 'test',
       DATABASE_URL: this.infra?.databaseUrl,
       AMQP_URL: this.infra?.amqpUrl,
@@ -158,6 +155,14 @@ export class LifecycleHarness {
       SANDBOX_REPLICA_ID: replica,
       ...this.env,
     });
+  }
+
+  /**
+   * A process's worth of the lifecycle on the same database and clock: the same replica after a
+   * restart (its id), or another replica (another id).
+   */
+  assemble(provider: FakeProvider, replica = 'replica-a'): LifecycleParts {
+    const config = this.config(replica);
     const store = new ConnectionStore(this.dataSource);
     const replicas = new Replicas(this.dataSource, this.clock, config);
     this.replicaSets.push(replicas);
@@ -231,12 +236,12 @@ export class LifecycleHarness {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  /** Installs a connection of the fake type for `account`. */
-  async install(account = 'acct-1', title = 'fake'): Promise<ConnectionView> {
-    const reply = await this.parts.connections.install({
+  /** Installs a connection of the fake type for `account`, through one replica's operations. */
+  async install(account = 'acct-1', parts = this.parts): Promise<ConnectionView> {
+    const reply = await parts.connections.install({
       account_id: account,
       mcp_server_id: FAKE_TYPE.id,
-      title,
+      title: 'fake',
       config: {},
       sealed_credentials: { token: CANARY },
       actor: 'test',

@@ -497,16 +497,9 @@ describe('replicas of the sandbox service on one database', () => {
     const a = h.assemble(e2b, 'replica-a');
     const b = h.assemble(e2b, 'replica-b');
     await b.replicas.join();
-    const reply = await a.connections.install({
-      account_id: 'acct-live',
-      mcp_server_id: 'fake-server',
-      title: 'x',
-      config: {},
-      sealed_credentials: { token: CANARY },
-      actor: 't',
-    } as never);
+    const installed = await h.install('acct-live', a);
     await h.schedule(a);
-    const held = await h.row(reply.connection.id);
+    const held = await h.row(installed.id);
     expect(held).toMatchObject({ status: 'mcpRunning', ownerId: 'replica-a' });
     await b.supervisor.reconcile();
     await b.reconciler.atStart();
@@ -527,19 +520,10 @@ describe('replicas of the sandbox service on one database', () => {
     await a.replicas.join();
     const b = h.assemble(new FakeProvider(), 'replica-survivor');
     await b.replicas.join();
-    const install = (account: string) =>
-      a.connections.install({
-        account_id: account,
-        mcp_server_id: 'fake-server',
-        title: 'x',
-        config: {},
-        sealed_credentials: { token: CANARY },
-        actor: 't',
-      } as never);
-    const running = (await install('acct-gone-1')).connection.id;
+    const running = (await h.install('acct-gone-1', a)).id;
     await h.schedule(a);
     dying.holdNext('acct-gone-2');
-    const deploying = (await install('acct-gone-2')).connection.id;
+    const deploying = (await h.install('acct-gone-2', a)).id;
     await a.scheduler.settled();
     expect((await h.row(deploying)).status).toBe('mcpDeploying');
 
@@ -571,17 +555,7 @@ describe('replicas of the sandbox service on one database', () => {
     await a.replicas.join();
     const b = h.assemble(new FakeProvider(), 'replica-other');
     await b.replicas.join();
-    const install = async () =>
-      (
-        await a.connections.install({
-          account_id: 'acct-release',
-          mcp_server_id: 'fake-server',
-          title: 'x',
-          config: {},
-          sealed_credentials: { token: CANARY },
-          actor: 't',
-        } as never)
-      ).connection.id;
+    const install = async () => (await h.install('acct-release', a)).id;
     const stopped = await install();
     const deleted = await install();
     await h.schedule(a);
@@ -614,16 +588,7 @@ describe('replicas of the sandbox service on one database', () => {
     const c = h.assemble(e2b, 'replica-e2b-2');
     await b.replicas.join();
     await c.replicas.join();
-    const id = (
-      await a.connections.install({
-        account_id: 'acct-adopt',
-        mcp_server_id: 'fake-server',
-        title: 'x',
-        config: {},
-        sealed_credentials: { token: CANARY },
-        actor: 't',
-      } as never)
-    ).connection.id;
+    const id = (await h.install('acct-adopt', a)).id;
     await h.schedule(a);
     const [sandbox] = e2b.live(id);
     a.replicas.stop();
