@@ -569,7 +569,9 @@ describe('replicas of the sandbox service on one database', () => {
     expect(holding.live(stopped)).toEqual([]);
     expect(holding.live(deleted)).toEqual([]);
     expect(holding.discarded).toEqual(expect.arrayContaining([stopped, deleted]));
-    // A change that leaves the connection with its holder changes nothing there.
+    // A change that leaves the connection with its holder changes nothing there. (B's stop and
+    // delete kicked B's scheduler: its passes end first, so the next install is A's to deploy.)
+    await b.scheduler.settled();
     const kept = await install();
     await h.schedule(a);
     await a.supervisor.releaseIfNotHeld(kept);
