@@ -21,6 +21,7 @@ COPY libs/mcp-packages/package.json libs/mcp-packages/
 COPY libs/credential-client/package.json libs/credential-client/
 COPY libs/agent-config/package.json libs/agent-config/
 COPY libs/egress/package.json libs/egress/
+COPY libs/client/package.json libs/client/
 RUN npm ci --no-audit --no-fund
 
 # Stage 2: compile, then drop the dev dependencies.

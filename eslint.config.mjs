@@ -8,6 +8,8 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      '**/dist/**',
+      'examples/*/node_modules/**',
       'node_modules/**',
       'mcp-packages/**',
       '.data/**',

@@ -3,6 +3,7 @@ import {
   connectMcpClient,
   createTestInfrastructure,
   eventually,
+  EventStreamReader,
   FakeOpenAi,
   lastToolResult,
   resultText,
@@ -41,6 +42,9 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
         AGENT_MODEL: 'openai:gpt-test',
         OPENAI_API_KEY: model.apiKey,
         OPENAI_BASE_URL: model.baseUrl,
+        // A tool that outlives this gives the model an error (the run goes on).
+        TOOL_CALL_TIMEOUT_MS: '8000',
+        STREAM_HEARTBEAT_MS: '1000',
       },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
@@ -87,6 +91,8 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     expect(run.output).toMatch(/^Done: /);
     expect(run.tool_calls).toEqual([
       {
+        id: expect.stringMatching(/^[0-9]+$/),
+        state: 'finished',
         connection_id: memoryA,
         tool: 'create_entities',
         arguments: {
@@ -97,6 +103,7 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
         result: expect.anything(),
         is_error: false,
         duration_ms: expect.any(Number),
+        started_at: expect.any(String),
       },
     ]);
     // The model saw the tools as <registry id>-<8 hex of the connection>-<tool>.
@@ -119,20 +126,39 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
 
   it("keeps account B's run away from account A's tools, even when the model asks for them by name", async () => {
     const aTool = `memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}-delete_entities`;
-    model.play([() => ({ toolCalls: [{ name: aTool, arguments: { entityNames: ['Ada'] } }] })]);
+    model.play([
+      () => ({ toolCalls: [{ name: aTool, arguments: { entityNames: ['Ada'] } }] }),
+      (request) => ({ content: `Could not: ${lastToolResult(request)}` }),
+    ]);
     const run = await runToEnd(admin, {
       account_id: 'acct-b',
       messages: [{ role: 'user', content: "Delete Ada from the other account's memory." }],
     });
-    // The tool is not among B's: the run stops, saying so, having called nothing.
-    expect(run.status).toBe('failed');
-    expect(run.error).toBe(`Inference requested a non-existent tool: ${aTool}`);
-    expect(run.tool_calls).toEqual([]);
-    expect(
-      model.requests[model.requests.length - 1]
-        .tools!.map((t) => t.function.name)
-        .some((n) => n.includes(memoryA.replace(/-/g, '').slice(0, 8))),
-    ).toBe(false);
+    // The tool is not among B's: the model is told so, calls nothing, and the run goes on.
+    expect(run).toMatchObject({ status: 'completed', error: null });
+    expect(run.tool_calls).toEqual([
+      {
+        id: expect.any(String),
+        state: 'refused',
+        connection_id: null,
+        tool: aTool,
+        arguments: { entityNames: ['Ada'] },
+        result: null,
+        is_error: true,
+        duration_ms: 0,
+        started_at: expect.any(String),
+      },
+    ]);
+    const bTools = model.requests[model.requests.length - 1].tools!.map((t) => t.function.name);
+    expect(bTools.some((n) => n.includes(memoryA.replace(/-/g, '').slice(0, 8)))).toBe(false);
+    // What the model was told (AgentKit hands a tool's answer over as {"data": ...}).
+    const told = JSON.parse(run.output.slice('Could not: '.length)).data as string;
+    expect(told).toMatch(
+      new RegExp(
+        `^Error: there is no tool named "${aTool}" in this run\\. The tools you may call: `,
+      ),
+    );
+    expect(told).toContain(bTools[0]);
     const client = await connectMcpClient(
       `${platform.baseUrl}/functions/v1/mcp-connections/${memoryA}/mcp`,
       platform.serviceRoleKey,
@@ -314,5 +340,181 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     expect(JSON.stringify(run)).not.toContain(secret);
     expect(JSON.stringify(run.tool_calls[0].result)).toContain('[secret]');
     expect(run.output).toContain('[secret]');
+  });
+  it('gives the model only the tools of the allow-list, and answers a call to another with a tool error', async () => {
+    const prefix = `memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}`;
+    model.play([
+      () => ({
+        toolCalls: [{ name: `${prefix}-delete_entities`, arguments: { entityNames: ['Ada'] } }],
+      }),
+      () => ({ toolCalls: [{ name: '-read_graph', arguments: {} }] }),
+      (request) => ({ content: `Graph: ${lastToolResult(request).slice(0, 200)}` }),
+    ]);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-a',
+      messages: [{ role: 'user', content: 'Forget Ada, then show me the graph.' }],
+      connection_ids: [memoryA],
+      tools: ['read_*', `${prefix}-search_nodes`],
+    });
+    expect(run.status).toBe('completed');
+    const offered = model.requests[model.requests.length - 1].tools!.map((t) => t.function.name);
+    expect(offered.sort()).toEqual([`${prefix}-read_graph`, `${prefix}-search_nodes`].sort());
+    expect(run.tool_calls.map((c: { state: string; tool: string }) => [c.state, c.tool])).toEqual([
+      ['refused', `${prefix}-delete_entities`],
+      ['finished', 'read_graph'],
+    ]);
+    expect(run.output).toContain('Ada');
+    // Bad allow-lists are refused before anything runs.
+    for (const tools of [
+      [''],
+      ['x'.repeat(201)],
+      'read_*',
+      Array.from({ length: 101 }, () => 'a'),
+    ]) {
+      const res = await admin.post('/functions/v1/agent-runs', {
+        account_id: 'acct-a',
+        messages: [{ role: 'user', content: 'x' }],
+        tools,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('validation_failed');
+    }
+  });
+
+  it('gives the model an error when a tool outlives TOOL_CALL_TIMEOUT_MS, and the run goes on', async () => {
+    const { id } = await admin.install({
+      mcp_server_id: 'everything-server',
+      account_id: 'acct-slow',
+      title: 'slow tools',
+    });
+    await waitForStatus(admin, id, 'mcpRunning');
+    model.play([
+      () => ({
+        toolCalls: [
+          { name: '-trigger-long-running-operation', arguments: { duration: 120, steps: 2 } },
+        ],
+      }),
+      (request) => ({ content: `Gave up: ${lastToolResult(request)}` }),
+    ]);
+    const run = await runToEnd(admin, {
+      account_id: 'acct-slow',
+      messages: [{ role: 'user', content: 'Run the long operation.' }],
+    });
+    expect(run.status).toBe('completed');
+    expect(run.tool_calls).toEqual([
+      expect.objectContaining({
+        state: 'finished',
+        tool: 'trigger-long-running-operation',
+        is_error: true,
+        result: [
+          { type: 'text', text: expect.stringMatching(/^The tool call failed: .*timed out/i) },
+        ],
+      }),
+    ]);
+    expect(JSON.parse(run.output.slice('Gave up: '.length)).data).toMatch(
+      /^Error: The tool call failed: .*timed out/i,
+    );
+  });
+
+  it('streams a run as it happens: each tool call as it starts and ends, then the answer; resumable; only for its account', async () => {
+    // The model waits twice: before it asks for the tool, and before it answers.
+    let callTool!: () => void;
+    let answer!: () => void;
+    const toolGate = new Promise<void>((resolve) => (callTool = resolve));
+    const answerGate = new Promise<void>((resolve) => (answer = resolve));
+    const release = () => {
+      callTool();
+      answer();
+    };
+    model.play([
+      async () => {
+        await toolGate;
+        return {
+          toolCalls: [
+            {
+              name: '-create_entities',
+              arguments: {
+                entities: [{ name: 'Grace', entityType: 'person', observations: ['COBOL'] }],
+              },
+            },
+          ],
+        };
+      },
+      async (request) => {
+        await answerGate;
+        return { content: `Stored: ${lastToolResult(request).slice(0, 40)}` };
+      },
+    ]);
+    const started = await admin.post('/functions/v1/agent-runs', {
+      account_id: 'acct-a',
+      messages: [{ role: 'user', content: 'Remember Grace.' }],
+      connection_ids: [memoryA],
+    });
+    expect(started.status).toBe(202);
+    const runId = started.body.id as string;
+    const url = `${platform.baseUrl}/functions/v1/agent-runs/${runId}/stream`;
+    const keyA = (
+      await admin.post('/functions/v1/api-keys', { account_id: 'acct-a', name: 'stream' })
+    ).body.key as string;
+    const keyB = (
+      await admin.post('/functions/v1/api-keys', { account_id: 'acct-b', name: 'stream' })
+    ).body.key as string;
+    const stream = await EventStreamReader.open(url, keyA);
+    try {
+      expect(stream.status).toBe(200);
+      expect((await stream.next((e) => e.event === 'run')).data).toMatchObject({ id: runId });
+      // The call happens after the stream opened: what follows is live, not the record.
+      callTool();
+      const start = await stream.next((e) => e.event === 'tool_call.started');
+      expect(start.data).toMatchObject({ state: 'running', tool: 'create_entities', result: null });
+      expect(start.id).toBe(`${start.data.id}.s`);
+      const end = await stream.next((e) => e.event === 'tool_call.finished');
+      expect(end.data).toMatchObject({ id: start.data.id, state: 'finished', is_error: false });
+      expect(end.id).toBe(`${start.data.id}.f`);
+      // The run is still waiting on the model: the stream has not ended, and beats.
+      await eventually(async () => expect(stream.comments).toBeGreaterThan(0), {
+        timeoutMs: 15000,
+        intervalMs: 200,
+      });
+      expect(stream.events.some((e) => e.event === 'run.finished')).toBe(false);
+      answer();
+      const done = await stream.next((e) => e.event === 'run.finished');
+      expect(done.data).toEqual({
+        status: 'completed',
+        output: expect.stringMatching(/^Stored: /),
+        error: null,
+      });
+      await stream.ended;
+      // Each step once, in order.
+      expect(stream.events.map((e) => e.event)).toEqual([
+        'run',
+        'tool_call.started',
+        'tool_call.finished',
+        'run.finished',
+      ]);
+      // Resumed after the call started: only what followed.
+      const resumed = await EventStreamReader.open(url, keyA, { 'Last-Event-ID': start.id! });
+      await resumed.ended;
+      expect(resumed.events.map((e) => e.event)).toEqual([
+        'run',
+        'tool_call.finished',
+        'run.finished',
+      ]);
+    } finally {
+      release();
+      stream.close();
+    }
+    // Another account's key: as for a run that does not exist.
+    const foreign = await EventStreamReader.open(url, keyB);
+    await foreign.ended;
+    expect(foreign.status).toBe(404);
+    expect(foreign.body).toMatchObject({ error: 'not_found' });
+    const malformed = await EventStreamReader.open(
+      `${platform.baseUrl}/functions/v1/agent-runs/not-a-uuid/stream`,
+      keyA,
+    );
+    await malformed.ended;
+    expect(malformed.status).toBeGreaterThanOrEqual(400);
+    expect(malformed.status).toBeLessThan(500);
   });
 });

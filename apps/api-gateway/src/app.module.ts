@@ -20,6 +20,7 @@ import { ApiKeyRevocationListener, Authenticator } from './auth/authenticator';
 import { PublicKeyController } from './credentials/public-key.controller';
 import { ConnectionsController } from './connections/connections.controller';
 import { AgentRunsController } from './agents/agent-runs.controller';
+import { RunProgressListener, RunStreams } from './agents/run-streams';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
 import { ConnectionRoutes } from './mcp/connection-routes';
@@ -59,6 +60,7 @@ export class AppModule {
         AgentRunsController,
         ApiKeyRevocationListener,
         ReadInvalidationListener,
+        RunProgressListener,
         ServiceHealthController(GatewayHealthGet),
       ],
       providers: [
@@ -78,6 +80,7 @@ export class AppModule {
         McpProxy,
         RateLimits,
         GatewayReads,
+        RunStreams,
         WorkerPeers,
       ],
     };

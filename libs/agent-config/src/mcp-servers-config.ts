@@ -1,16 +1,10 @@
+import type { McpServerConfig } from '@athenic/client';
 import { type ConnectionView, DomainError, SandboxConnectionList } from '@athenic/contracts';
 import type { BusClient } from '@athenic/messaging';
 import { signRunToken } from '@athenic/platform-crypto';
 
-/** AgentKit's `MCP.Server` shape for a server reached over MCP Streamable HTTP. */
-export interface McpServerConfig {
-  name: string;
-  transport: {
-    type: 'streamable-http';
-    url: string;
-    requestInit: { headers: Record<string, string> };
-  };
-}
+/** AgentKit's `MCP.Server` for a server reached over MCP Streamable HTTP (one shape, the client package's). */
+export type { McpServerConfig };
 
 export interface McpServersConfigOptions {
   /** Only these connections (each must be the account's and running); default all running ones. */

@@ -1,4 +1,11 @@
-import { McpServersConfigBuilder } from '@athenic/agent-config';
+import { type McpServersConfig, McpServersConfigBuilder } from '@athenic/agent-config';
+import {
+  keepGoingOnUnknownTools,
+  McpServerUnavailableError,
+  type McpToolset,
+  mcpTools,
+} from '@athenic/client';
+import type { ConnectionView } from '@athenic/contracts';
 import { CredentialRevealer } from '@athenic/credential-client';
 import { BusClient } from '@athenic/messaging';
 import { SecretMasker } from '@athenic/platform-crypto';
@@ -8,23 +15,26 @@ import {
   createNetwork,
   createState,
   type Message,
+  type Tool,
 } from '@inngest/agent-kit';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AGENT_CONFIG, type AgentConfig } from '../config/env';
 import { Models } from '../models/models';
-import { connectRunTools, type RecordedCall } from './mcp-tools';
+import { RunRecord } from './run-record';
 import { RunEntity } from './run.entity';
-import { ToolCallEntity } from './tool-call.entity';
+
+const NO_SECRETS = { of: () => new SecretMasker([]), all: () => new SecretMasker([]) };
 
 const SYSTEM_PROMPT =
   'You are a helpful assistant of the Athenic platform. Use the tools of the connected MCP servers when they help answer the user; say what you did.';
 
 /**
  * Runs one agent run with AgentKit, in process (no Inngest server): the account's MCP servers
- * through `buildMcpServersConfig` and the gateway's MCP endpoint, one client per connection
- * closed at the end, a code router that lets the model use tools until it answers, every tool
- * call recorded with secrets masked.
+ * through `buildMcpServersConfig` and the gateway's MCP endpoint, their tools through
+ * `@athenic/client`'s `mcpTools` (the same code a user's own project runs; one client per
+ * connection, closed at the end), a code router that lets the model use tools until it answers,
+ * every tool call recorded with secrets masked and told to the run's stream as it happens.
  */
 @Injectable()
 export class RunExecutor {
@@ -36,7 +46,7 @@ export class RunExecutor {
     @Inject(AGENT_CONFIG) private readonly config: AgentConfig,
     private readonly dataSource: DataSource,
     private readonly models: Models,
-    bus: BusClient,
+    private readonly bus: BusClient,
   ) {
     this.configs = new McpServersConfigBuilder(bus, config.internalSecret, config.env.GATEWAY_URL);
     this.revealer = new CredentialRevealer(bus, config.internalSecret, 'agent-runner');
@@ -47,6 +57,7 @@ export class RunExecutor {
     await runs.update({ id: run.id }, { status: 'running', startedAt: new Date() });
     this.log.log(`Run ${run.id} started (${run.model})`);
     let masker = new SecretMasker([]);
+    let record: RunRecord | undefined;
     try {
       const servers = await this.configs.build(run.accountId, {
         connectionIds: run.connectionIds ?? undefined,
@@ -54,40 +65,29 @@ export class RunExecutor {
       });
       // The connections' secrets, to mask what is stored; forgotten when the run ends.
       const secrets = new Map<string, SecretMasker>();
-      for (const connection of servers.connections) {
+      const connectionOf = new Map<string, ConnectionView>();
+      for (const [i, connection] of servers.connections.entries()) {
+        connectionOf.set(servers.mcpServers[i].name, connection);
         secrets.set(
-          connection.id,
+          servers.mcpServers[i].name,
           new SecretMasker(Object.values(await this.revealer.reveal(run.accountId, connection.id))),
         );
       }
       masker = new SecretMasker([...secrets.values()].flatMap((m) => m.values()));
-      let seq = 0;
-      const record = async (call: RecordedCall) => {
-        seq++;
-        await this.dataSource.getRepository(ToolCallEntity).insert({
-          runId: run.id,
-          connectionId: call.connectionId,
-          tool: call.tool,
-          arguments: call.arguments as object,
-          result: call.result as object,
-          isError: call.isError,
-          durationMs: call.durationMs,
-          at: new Date(),
-        });
-      };
-      const toolset = await connectRunTools(servers.mcpServers, servers.connections, {
-        timeoutMs: this.config.env.TOOL_CALL_TIMEOUT_MS,
-        maxResultBytes: this.config.env.TOOL_RESULT_MAX_BYTES,
-        maskerFor: (id) => secrets.get(id) ?? masker,
-        record,
-      });
+      const runMasker = masker;
+      record = new RunRecord(
+        this.dataSource,
+        this.bus,
+        run,
+        { of: (server) => secrets.get(server) ?? runMasker, all: () => runMasker },
+        (server) => connectionOf.get(server)!.id,
+      );
+      const toolset = await this.connectTools(servers, run, record);
       try {
-        const output = await this.converse(run, toolset.tools);
-        await runs.update(
-          { id: run.id },
-          { status: 'completed', output: masker.mask(output), finishedAt: new Date() },
-        );
-        this.log.log(`Run ${run.id} completed after ${seq} tool call(s)`);
+        const output = masker.mask(await this.converse(run, toolset.tools, record));
+        await runs.update({ id: run.id }, { status: 'completed', output, finishedAt: new Date() });
+        this.log.log(`Run ${run.id} completed after ${record.calls} tool call(s)`);
+        await record.finished('completed', output, null);
       } finally {
         await toolset.close();
       }
@@ -98,13 +98,36 @@ export class RunExecutor {
         { id: run.id },
         { status: 'failed', error: reason, finishedAt: new Date() },
       );
+      await (
+        record ?? new RunRecord(this.dataSource, this.bus, run, NO_SECRETS, () => '')
+      ).finished('failed', null, reason);
     }
   }
 
-  private async converse(
+  /** The servers' tools (those the run's allow-list lets through), each call recorded. */
+  private async connectTools(
+    servers: McpServersConfig,
     run: RunEntity,
-    tools: Parameters<typeof createAgent>[0]['tools'],
-  ): Promise<string> {
+    record: RunRecord,
+  ): Promise<McpToolset> {
+    try {
+      return await mcpTools(servers.mcpServers, {
+        clientName: 'athenic-agent-runner',
+        timeoutMs: this.config.env.TOOL_CALL_TIMEOUT_MS,
+        maxResultBytes: this.config.env.TOOL_RESULT_MAX_BYTES,
+        allow: run.tools ?? undefined,
+        track: (call) => record.started(call),
+      });
+    } catch (error) {
+      if (!(error instanceof McpServerUnavailableError)) throw error;
+      const connection = servers.connections[error.index];
+      throw new Error(
+        `Connection ${connection.id} ("${connection.title}"): its tools could not be listed: ${error.reason}`,
+      );
+    }
+  }
+
+  private async converse(run: RunEntity, tools: Tool.Any[], record: RunRecord): Promise<string> {
     const model = this.models.adapter(run.model);
     const system = [
       SYSTEM_PROMPT,
@@ -115,7 +138,17 @@ export class RunExecutor {
     const earlier: Message[] = conversation
       .slice(0, -1)
       .map((m) => ({ type: 'text', role: m.role as 'user' | 'assistant', content: m.content }));
-    const agent = createAgent({ name: 'assistant', system, tools, model });
+    // A tool the model asks for that the run does not have (made up, another account's, left out
+    // by the allow-list) answers an error and the run goes on.
+    const agent = createAgent({
+      name: 'assistant',
+      system,
+      tools,
+      model,
+      lifecycle: keepGoingOnUnknownTools({
+        onRefused: (tool, input) => record.refused(tool, input),
+      }),
+    });
     const maxSteps = this.config.env.AGENT_MAX_STEPS;
     const network = createNetwork({
       name: `run-${run.id}`,

@@ -21,6 +21,10 @@ export class RunEntity {
   @Column('jsonb', { name: 'connection_ids', nullable: true })
   connectionIds: string[] | null;
 
+  /** The tool allow-list (names or globs), or null for every tool of those connections. */
+  @Column('jsonb', { nullable: true })
+  tools: string[] | null;
+
   @Column('text')
   model: string;
 

@@ -12,6 +12,7 @@ import { DataSource, In } from 'typeorm';
 import { AGENT_CONFIG, type AgentConfig } from '../config/env';
 import { Models } from '../models/models';
 import { RunExecutor } from './run-executor';
+import { toolCallView } from './run-record';
 import { RunEntity } from './run.entity';
 import { ToolCallEntity } from './tool-call.entity';
 
@@ -48,6 +49,7 @@ export class RunsService implements OnApplicationShutdown {
       status: 'queued',
       messages: command.messages.map((m) => ({ role: m.role, content: m.content })),
       connectionIds: command.connection_ids ?? null,
+      tools: command.tools ?? null,
       model,
       output: null,
       error: null,
@@ -93,14 +95,7 @@ export class RunsService implements OnApplicationShutdown {
       status: run.status,
       model: run.model,
       output: run.output,
-      tool_calls: calls.map((c) => ({
-        connection_id: c.connectionId,
-        tool: c.tool,
-        arguments: c.arguments,
-        result: c.result,
-        is_error: c.isError,
-        duration_ms: c.durationMs,
-      })),
+      tool_calls: calls.map(toolCallView),
       error: run.error,
       created_at: run.createdAt.toISOString(),
       finished_at: run.finishedAt ? run.finishedAt.toISOString() : null,
@@ -115,6 +110,15 @@ export class RunsService implements OnApplicationShutdown {
     const runs = this.dataSource.getRepository(RunEntity);
     const interrupted = await runs.find({ where: { status: In(['running']) } });
     for (const run of interrupted) {
+      await this.dataSource.getRepository(ToolCallEntity).update(
+        { runId: run.id, state: 'running' },
+        {
+          state: 'finished',
+          isError: true,
+          result: [{ type: 'text', text: 'The agent runner restarted during this call.' }],
+          finishedAt: new Date(),
+        },
+      );
       await runs.update(
         { id: run.id },
         {

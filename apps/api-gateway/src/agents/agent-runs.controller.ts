@@ -1,13 +1,14 @@
 import { AgentRunGet, AgentRunStart, type RunAccepted, type RunView } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { accountFor, ownerFilter } from '../auth/account-scope';
 import { requireUuid } from '../http/ids';
 import { RateLimits } from '../limits/rate-limits';
 import { actorOf } from '../auth/principal';
 import { StartRunBody } from './agents.dto';
+import { RunStreams } from './run-streams';
 
 @ApiTags('agent-runs')
 @ApiBearerAuth()
@@ -16,6 +17,7 @@ export class AgentRunsController {
   constructor(
     private readonly bus: BusClient,
     private readonly limits: RateLimits,
+    private readonly streams: RunStreams,
   ) {}
 
   @Post()
@@ -32,8 +34,20 @@ export class AgentRunsController {
       messages: body.messages,
       connection_ids: body.connection_ids,
       model: body.model,
+      tools: body.tools,
       actor: actorOf(req.principal),
     });
+  }
+
+  @Get(':id/stream')
+  @ApiOperation({
+    summary:
+      "A run as it happens, as server-sent events: `run` (its id, status and model), then `tool_call.started` and `tool_call.finished` for each call (the call as in the run's record, secrets masked), then `run.finished` (status, output, error), after which the stream ends. A run already finished is sent whole at once. Event ids are `<call id>.s`, `<call id>.f` and `end`: a client that reconnects with `Last-Event-ID` gets only what follows. A comment line every STREAM_HEARTBEAT_MS. 429 past STREAMS_PER_ACCOUNT or STREAMS_PER_PROCESS open streams.",
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'The event stream (text/event-stream).' })
+  async stream(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.streams.open(requireUuid(id, 'agent run'), ownerFilter(req.principal), req, res);
   }
 
   @Get(':id')

@@ -1,4 +1,10 @@
-import { IsAccountId, MODEL_SPEC_PATTERN, RunMessage } from '@athenic/contracts';
+import {
+  IsAccountId,
+  MAX_TOOL_PATTERN_LENGTH,
+  MAX_TOOL_PATTERNS,
+  MODEL_SPEC_PATTERN,
+  RunMessage,
+} from '@athenic/contracts';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -8,6 +14,7 @@ import {
   IsOptional,
   IsString,
   IsUUID,
+  Length,
   Matches,
   ValidateNested,
 } from 'class-validator';
@@ -43,6 +50,20 @@ export class StartRunBody {
   @IsOptional()
   @Matches(MODEL_SPEC_PATTERN, { message: 'model must be openai:<model> or anthropic:<model>' })
   model?: string;
+
+  @ApiProperty({
+    required: false,
+    type: [String],
+    example: ['read_*', 'memory-server-*-search_nodes'],
+    description:
+      'Only the tools whose MCP name or model name (`<registry id>-<8 hex of the connection>-<tool>`) matches one of these names or globs; default every tool. The model never sees the others, and a call to one is answered with a tool error.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_TOOL_PATTERNS)
+  @IsString({ each: true })
+  @Length(1, MAX_TOOL_PATTERN_LENGTH, { each: true })
+  tools?: string[];
 }
 
 export class AgentConfigQuery {

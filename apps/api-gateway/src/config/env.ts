@@ -111,6 +111,24 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   RATE_LIMIT_AGENT_RUNS_PER_MINUTE: number = 20;
 
+  /** Interval of the heartbeat on a server-sent event stream (an agent run's). */
+  @IsInt({ message: 'STREAM_HEARTBEAT_MS must be an integer' })
+  @Min(1000)
+  @Max(300_000)
+  STREAM_HEARTBEAT_MS: number = 15_000;
+
+  /** Server-sent event streams an account may hold open at once, per gateway process. */
+  @IsInt({ message: 'STREAMS_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(10_000)
+  STREAMS_PER_ACCOUNT: number = 20;
+
+  /** Server-sent event streams one gateway process holds open at most, all accounts together. */
+  @IsInt({ message: 'STREAMS_PER_PROCESS must be an integer' })
+  @Min(1)
+  @Max(100_000)
+  STREAMS_PER_PROCESS: number = 2_000;
+
   @IsOptional()
   @IsString()
   SERVICE_ROLE_KEY?: string = undefined;

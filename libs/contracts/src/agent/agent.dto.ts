@@ -9,6 +9,7 @@ import {
   IsOptional,
   IsString,
   IsUUID,
+  Length,
   Matches,
   MaxLength,
   ValidateNested,
@@ -19,6 +20,9 @@ import { IsAccountId } from '../shared/validators';
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const MODEL_SPEC_PATTERN = /^(openai|anthropic):[A-Za-z0-9._:/-]{1,100}$/;
+/** A run's tool allow-list: at most this many names or globs, each at most this long. */
+export const MAX_TOOL_PATTERNS = 100;
+export const MAX_TOOL_PATTERN_LENGTH = 200;
 
 export class RunMessage {
   @IsIn(['system', 'user', 'assistant'])
@@ -51,6 +55,17 @@ export class StartRunCommand {
   @Matches(MODEL_SPEC_PATTERN, { message: 'model must be openai:<model> or anthropic:<model>' })
   model?: string;
 
+  /**
+   * Only the tools whose MCP name (`create_entities`) or model name
+   * (`memory-server-3f2a9c1d-create_entities`) matches one of these names or globs; default all.
+   */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_TOOL_PATTERNS)
+  @IsString({ each: true })
+  @Length(1, MAX_TOOL_PATTERN_LENGTH, { each: true })
+  tools?: string[];
+
   @Matches(ACTOR_PATTERN)
   actor: string;
 }
@@ -72,25 +87,81 @@ export class RunQuery {
   account_id?: string;
 }
 
-export class ToolCallView {
-  @IsUUID()
-  connection_id: string;
+export const TOOL_CALL_STATES = ['running', 'finished', 'refused'] as const;
+export type ToolCallState = (typeof TOOL_CALL_STATES)[number];
 
-  /** The MCP tool name, as the server lists it. */
+export class ToolCallView {
+  /** The call's number, increasing within a run. */
+  @Matches(/^[0-9]{1,19}$/)
+  id: string;
+
+  /** `running` until the server answers; `refused` when the run has no such tool. */
+  @IsIn(TOOL_CALL_STATES)
+  state: ToolCallState;
+
+  /** null for a refused call (no connection has the tool). */
+  @IsOptional()
+  @IsUUID()
+  connection_id: string | null;
+
+  /** The MCP tool name, as the server lists it (for a refused call, the name the model asked for). */
   @IsString()
   tool: string;
 
   /** The arguments, with the connection's secret values masked. */
   arguments: unknown;
 
-  /** The result as the server returned it (content), secrets masked, cut to the size cap. */
+  /** The result as the server returned it (content), secrets masked, cut to the size cap; null while running. */
   result: unknown;
 
   @IsBoolean()
   is_error: boolean;
 
+  /** null while running. */
+  @IsOptional()
   @IsNumber()
-  duration_ms: number;
+  duration_ms: number | null;
+
+  @IsString()
+  started_at: string;
+}
+
+export const RUN_PROGRESS_TYPES = [
+  'tool_call.started',
+  'tool_call.finished',
+  'run.finished',
+] as const;
+export type RunProgressType = (typeof RUN_PROGRESS_TYPES)[number];
+
+/** One step of a run as it happens (secrets masked), for the run's live stream. */
+export class RunProgressEvent {
+  @IsUUID()
+  run_id: string;
+
+  @IsAccountId()
+  account_id: string;
+
+  @IsIn(RUN_PROGRESS_TYPES)
+  type: RunProgressType;
+
+  /** The call, for `tool_call.*`. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ToolCallView)
+  tool_call?: ToolCallView;
+
+  /** For `run.finished`: `completed` or `failed`. */
+  @IsOptional()
+  @IsIn(RUN_STATUSES)
+  status?: RunStatus;
+
+  @IsOptional()
+  @IsString()
+  output?: string | null;
+
+  @IsOptional()
+  @IsString()
+  error?: string | null;
 }
 
 export class RunView {

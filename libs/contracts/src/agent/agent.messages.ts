@@ -1,5 +1,5 @@
-import { defineCommand } from '../message';
-import { RunAccepted, RunQuery, RunView, StartRunCommand } from './agent.dto';
+import { defineCommand, defineEvent } from '../message';
+import { RunAccepted, RunProgressEvent, RunQuery, RunView, StartRunCommand } from './agent.dto';
 
 export const AgentRunStart = defineCommand({
   name: 'agent.run.start',
@@ -14,4 +14,11 @@ export const AgentRunGet = defineCommand({
   payload: RunQuery,
   reply: RunView,
   summary: 'A run: status, output and every tool call (secrets masked).',
+});
+
+export const AgentRunProgress = defineEvent({
+  name: 'agent.run.progress',
+  payload: RunProgressEvent,
+  summary:
+    "A run's step as it happens: a tool call started or finished (secrets masked), or the run finished with its output or error. Published once, not through an outbox: a missed one is in the run's record (agent.run.get).",
 });
