@@ -46,3 +46,17 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 
 node scripts/build.js
+
+# The client package users install (libs/client, built to its own dist/), and the example project
+# that installs it as a user would (examples/agentkit: its own lockfile, the package packed from
+# libs/client), reinstalled when either changes.
+example=examples/agentkit
+stamp="$example/node_modules/.athenic-lock-hash"
+example_hash=$(cat "$example/package-lock.json" libs/client/package.json libs/client/tsconfig.build.json libs/client/src/*.ts | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$example_hash" ] || [ ! -f libs/client/dist/index.js ]; then
+  echo "setup: building libs/client and installing $example"
+  rm -rf libs/client/dist
+  node_modules/.bin/tsc -p libs/client/tsconfig.build.json
+  (cd "$example" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$example_hash" > "$stamp"
+fi
