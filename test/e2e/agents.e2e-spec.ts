@@ -340,6 +340,20 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     expect(JSON.stringify(run)).not.toContain(secret);
     expect(JSON.stringify(run.tool_calls[0].result)).toContain('[secret]');
     expect(run.output).toContain('[secret]');
+    // Its stream (the same record, and the bus's progress events) carries no secret either.
+    const stream = await EventStreamReader.open(
+      `${platform.baseUrl}/functions/v1/agent-runs/${run.id}/stream`,
+      platform.serviceRoleKey,
+    );
+    await stream.ended;
+    expect(stream.events.map((e) => e.event)).toEqual([
+      'run',
+      'tool_call.started',
+      'tool_call.finished',
+      'run.finished',
+    ]);
+    expect(JSON.stringify(stream.events)).toContain('[secret]');
+    expect(JSON.stringify(stream.events)).not.toContain(secret);
   });
   it('gives the model only the tools of the allow-list, and answers a call to another with a tool error', async () => {
     const prefix = `memory-server-${memoryA.replace(/-/g, '').slice(0, 8)}`;
@@ -516,5 +530,38 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     await malformed.ended;
     expect(malformed.status).toBeGreaterThanOrEqual(400);
     expect(malformed.status).toBeLessThan(500);
+  });
+  it("lists an account's runs, newest first, and only its own", async () => {
+    const listed = await admin.get('/functions/v1/agent-runs?account_id=acct-a&limit=3');
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toHaveLength(3);
+    const [newest] = listed.body.data;
+    expect(newest).toEqual({
+      id: expect.any(String),
+      status: expect.stringMatching(/^(completed|failed|running|queued)$/),
+      model: 'openai:gpt-test',
+      message: expect.any(String),
+      tool_calls: expect.any(Number),
+      created_at: expect.any(String),
+      finished_at: expect.anything(),
+    });
+    const times = listed.body.data.map((r: { created_at: string }) => Date.parse(r.created_at));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    const keyB = (
+      await admin.post('/functions/v1/api-keys', { account_id: 'acct-b', name: 'list' })
+    ).body.key as string;
+    const mine = await admin.withKey(keyB).get('/functions/v1/agent-runs');
+    expect(mine.status).toBe(200);
+    expect(
+      mine.body.data.every(
+        (r: { id: string }) => !listed.body.data.some((a: { id: string }) => a.id === r.id),
+      ),
+    ).toBe(true);
+    expect(
+      (await admin.withKey(keyB).get('/functions/v1/agent-runs?account_id=acct-a')).status,
+    ).toBe(403);
+    expect((await admin.get('/functions/v1/agent-runs?account_id=acct-a&limit=1000')).status).toBe(
+      400,
+    );
   });
 });

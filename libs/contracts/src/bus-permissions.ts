@@ -15,6 +15,7 @@ export const COMMANDS_SENT_BY: Readonly<Record<Owner, readonly string[]>> = {
   gateway: [
     'agent.health.get',
     'agent.run.get',
+    'agent.run.list',
     'agent.run.start',
     'credential.api-key.create',
     'credential.api-key.list',
@@ -58,6 +59,7 @@ export const COMMANDS_SENT_BY: Readonly<Record<Owner, readonly string[]>> = {
 /** The documented commands another internal service may send (docs/asyncapi.json). */
 export const INTEGRATION_COMMANDS: readonly string[] = [
   'agent.run.get',
+  'agent.run.list',
   'agent.run.start',
   'credential.public-key.get',
   'registry.server.get',

@@ -1,5 +1,8 @@
 import {
   AgentRunGet,
+  AgentRunList,
+  type RunList,
+  type RunListQuery,
   AgentRunStart,
   type RunAccepted,
   type RunQuery,
@@ -17,6 +20,11 @@ export class RunsHandler {
   @Handle(AgentRunStart)
   start(command: StartRunCommand): Promise<RunAccepted> {
     return this.runs.start(command);
+  }
+
+  @Handle(AgentRunList)
+  list(query: RunListQuery): Promise<RunList> {
+    return this.runs.list(query.account_id, query.limit ?? 20);
   }
 
   @Handle(AgentRunGet)

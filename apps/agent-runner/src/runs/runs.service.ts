@@ -1,6 +1,7 @@
 import {
   DomainError,
   type RunAccepted,
+  type RunList,
   type RunView,
   SandboxConnectionGet,
   type StartRunCommand,
@@ -80,6 +81,37 @@ export class RunsService implements OnApplicationShutdown {
   private launch(run: RunEntity): void {
     const work = this.executor.execute(run).finally(() => this.active.delete(work));
     this.active.add(work);
+  }
+
+  async list(accountId: string, limit: number): Promise<RunList> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw new DomainError('validation_failed', 'limit must be an integer from 1 to 100.');
+    const runs = await this.dataSource
+      .getRepository(RunEntity)
+      .find({ where: { accountId }, order: { createdAt: 'DESC' }, take: limit });
+    const counts = new Map<string, number>();
+    if (runs.length > 0) {
+      const rows: { run_id: string; n: string }[] = await this.dataSource.query(
+        'SELECT run_id, count(*) AS n FROM agent.tool_calls WHERE run_id = ANY($1) GROUP BY run_id',
+        [runs.map((r) => r.id)],
+      );
+      for (const row of rows) counts.set(row.run_id, Number(row.n));
+    }
+    return {
+      data: runs.map((run) => ({
+        id: run.id,
+        status: run.status,
+        model: run.model,
+        message:
+          [...run.messages]
+            .reverse()
+            .find((m) => m.role === 'user')
+            ?.content.slice(0, 200) ?? '',
+        tool_calls: counts.get(run.id) ?? 0,
+        created_at: run.createdAt.toISOString(),
+        finished_at: run.finishedAt ? run.finishedAt.toISOString() : null,
+      })),
+    };
   }
 
   async get(id: string, accountId?: string): Promise<RunView> {

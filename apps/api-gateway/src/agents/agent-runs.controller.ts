@@ -1,13 +1,20 @@
-import { AgentRunGet, AgentRunStart, type RunAccepted, type RunView } from '@athenic/contracts';
+import {
+  AgentRunGet,
+  AgentRunList,
+  AgentRunStart,
+  type RunAccepted,
+  type RunList,
+  type RunView,
+} from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { accountFor, ownerFilter } from '../auth/account-scope';
 import { requireUuid } from '../http/ids';
 import { RateLimits } from '../limits/rate-limits';
 import { actorOf } from '../auth/principal';
-import { StartRunBody } from './agents.dto';
+import { RunListBody, StartRunBody } from './agents.dto';
 import { RunStreams } from './run-streams';
 
 @ApiTags('agent-runs')
@@ -36,6 +43,18 @@ export class AgentRunsController {
       model: body.model,
       tools: body.tools,
       actor: actorOf(req.principal),
+    });
+  }
+
+  @Get()
+  @ApiOperation({
+    summary:
+      "The account's newest agent runs, newest first (limit 1-100, default 20): what was asked, how it ended, how many tool calls.",
+  })
+  list(@Query() query: RunListBody, @Req() req: Request): Promise<RunList> {
+    return this.bus.send(AgentRunList, {
+      account_id: accountFor(req.principal, query.account_id),
+      limit: query.limit === undefined ? undefined : Number(query.limit),
     });
   }
 

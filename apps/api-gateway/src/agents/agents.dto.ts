@@ -66,6 +66,18 @@ export class StartRunBody {
   tools?: string[];
 }
 
+export class RunListBody {
+  @ApiProperty({ required: false, description: 'Required with the service role key.' })
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
+
+  @ApiProperty({ required: false, description: 'How many, newest first (1-100, default 20).' })
+  @IsOptional()
+  @Matches(/^[0-9]{1,3}$/, { message: 'limit must be a number from 1 to 100' })
+  limit?: string;
+}
+
 export class AgentConfigQuery {
   @ApiProperty({ required: false })
   @IsOptional()

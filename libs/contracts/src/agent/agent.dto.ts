@@ -197,3 +197,46 @@ export class RunView {
   @IsString()
   finished_at: string | null;
 }
+
+export class RunListQuery {
+  @IsAccountId()
+  account_id: string;
+
+  /** The newest this many (1 to 100, default 20). */
+  @IsOptional()
+  @IsNumber()
+  limit?: number;
+}
+
+/** A run in a list: what was asked and how it ended, without its tool calls. */
+export class RunSummary {
+  @IsUUID()
+  id: string;
+
+  @IsIn(RUN_STATUSES)
+  status: RunStatus;
+
+  @IsString()
+  model: string;
+
+  /** The last user message, cut to 200 characters. */
+  @IsString()
+  message: string;
+
+  @IsNumber()
+  tool_calls: number;
+
+  @IsString()
+  created_at: string;
+
+  @IsOptional()
+  @IsString()
+  finished_at: string | null;
+}
+
+export class RunList {
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => RunSummary)
+  data: RunSummary[];
+}

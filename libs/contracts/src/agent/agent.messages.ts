@@ -1,5 +1,13 @@
 import { defineCommand, defineEvent } from '../message';
-import { RunAccepted, RunProgressEvent, RunQuery, RunView, StartRunCommand } from './agent.dto';
+import {
+  RunAccepted,
+  RunList,
+  RunListQuery,
+  RunProgressEvent,
+  RunQuery,
+  RunView,
+  StartRunCommand,
+} from './agent.dto';
 
 export const AgentRunStart = defineCommand({
   name: 'agent.run.start',
@@ -21,4 +29,12 @@ export const AgentRunProgress = defineEvent({
   payload: RunProgressEvent,
   summary:
     "A run's step as it happens: a tool call started or finished (secrets masked), or the run finished with its output or error. Published once, not through an outbox: a missed one is in the run's record (agent.run.get).",
+});
+
+export const AgentRunList = defineCommand({
+  name: 'agent.run.list',
+  payload: RunListQuery,
+  reply: RunList,
+  summary:
+    "An account's newest runs, newest first: what was asked, how it ended, how many tool calls.",
 });
