@@ -8,6 +8,7 @@ COPY apps/registry-service/package.json apps/registry-service/
 COPY apps/credential-service/package.json apps/credential-service/
 COPY apps/sandbox-service/package.json apps/sandbox-service/
 COPY apps/agent-runner/package.json apps/agent-runner/
+COPY apps/console/package.json apps/console/
 COPY libs/contracts/package.json libs/contracts/
 COPY libs/messaging/package.json libs/messaging/
 COPY libs/config/package.json libs/config/
@@ -27,7 +28,8 @@ RUN npm ci --no-audit --no-fund
 # Stage 2: compile, then drop the dev dependencies.
 FROM deps AS build
 COPY . .
-RUN node scripts/build.js && npm prune --omit=dev --no-audit --no-fund
+# The services, and the web console the gateway serves at /console (apps/console/dist).
+RUN node scripts/build.js && npm run build:console && npm prune --omit=dev --no-audit --no-fund
 
 # Stage 3: the MCP servers' packages, each in its own folder (installed ahead, never at deploy time).
 FROM node:20-bookworm-slim AS mcp-packages
@@ -45,6 +47,8 @@ ENV NODE_ENV=production
 COPY --from=build --chown=root:root /app/package.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+COPY --from=build --chown=root:root /app/apps/console/package.json ./apps/console/package.json
+COPY --from=build --chown=root:root /app/apps/console/dist ./apps/console/dist
 COPY --from=build --chown=root:root /app/scripts/healthcheck.js ./scripts/healthcheck.js
 COPY --from=mcp-packages --chown=root:root /app/mcp-packages ./mcp-packages
 RUN mkdir -p /data && chown node:node /data

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<18)) { console.error(`Node.js >= 20.18 is needed (found ${process.version})`); process.exit(1) }'
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error(`Node.js >= 20.19 is needed (found ${process.version})`); process.exit(1) }'
 
 hash_of() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -45,7 +45,28 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# Chromium, for the console's browser tests (Playwright drives Debian's build).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (the console's browser tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+      || echo "setup: WARNING: could not install chromium; the console's browser tests will fail"
+  else
+    echo "setup: WARNING: chromium is missing; install it (apt-get install chromium) for the console's browser tests"
+  fi
+fi
+
 node scripts/build.js
+
+# The web console (apps/console, a Vite build the gateway serves at /console), rebuilt when its
+# sources change.
+console_hash=$(cat apps/console/package.json apps/console/index.html apps/console/vite.config.ts $(find apps/console/src -type f | sort) | sha256sum | cut -d' ' -f1)
+if [ ! -f apps/console/dist/index.html ] || [ "$(cat apps/console/dist/.athenic-source-hash 2>/dev/null)" != "$console_hash" ]; then
+  echo "setup: building the console (apps/console)"
+  (cd apps/console && ../../node_modules/.bin/vite build --logLevel warn)
+  echo "$console_hash" > apps/console/dist/.athenic-source-hash
+fi
 
 # The client package users install (libs/client, built to its own dist/), and the example project
 # that installs it as a user would (examples/agentkit: its own lockfile, the package packed from

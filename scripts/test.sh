@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "test: type check"
 node_modules/.bin/tsc -p tsconfig.json --noEmit
+node_modules/.bin/tsc -p apps/console/tsconfig.json --noEmit
 echo "test: lint and format"
 node_modules/.bin/eslint --max-warnings 0 .
 node_modules/.bin/prettier --check --log-level warn .

@@ -20,6 +20,7 @@ import { ApiKeyRevocationListener, Authenticator } from './auth/authenticator';
 import { PublicKeyController } from './credentials/public-key.controller';
 import { ConnectionsController } from './connections/connections.controller';
 import { AgentRunsController } from './agents/agent-runs.controller';
+import { WhoAmIController } from './auth/whoami.controller';
 import { RunProgressListener, RunStreams } from './agents/run-streams';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
@@ -58,6 +59,7 @@ export class AppModule {
         CredentialKeysController,
         ConnectionsController,
         AgentRunsController,
+        WhoAmIController,
         ApiKeyRevocationListener,
         ReadInvalidationListener,
         RunProgressListener,

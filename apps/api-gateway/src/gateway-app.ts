@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import type { GatewayConfig } from './config/env';
 import { setupOpenApi } from './docs/openapi';
 import { installMcpFastPath } from './mcp/mcp-fast-path';
+import { serveConsole } from './http/console';
 import { configureRequestPipeline } from './http/request-pipeline';
 import { answerClientErrors, securityHeaders } from './http/security';
 
@@ -24,6 +25,7 @@ export async function createGatewayApp(
   app.set('etag', false);
   app.use(securityHeaders);
   answerClientErrors(app.getHttpServer());
+  serveConsole(app, config.consoleDir);
   configureRequestPipeline(app);
   installMcpFastPath(app);
   setupOpenApi(app, config.publicBaseUrl);

@@ -13,3 +13,4 @@ export * from './processes';
 export * from './test-host';
 export * from './conformance';
 export * from './event-stream';
+export * from './browser';

@@ -1,3 +1,4 @@
+import { defaultConsoleDir } from '../http/console';
 import proxyaddr from 'proxy-addr';
 import type { IncomingMessage } from 'node:http';
 import { CheckedBy, CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
@@ -129,6 +130,11 @@ export class GatewayEnv extends CommonEnv {
   @Max(100_000)
   STREAMS_PER_PROCESS: number = 2_000;
 
+  /** The web console's build served at /console; default apps/console/dist of this checkout. */
+  @IsOptional()
+  @IsString()
+  CONSOLE_DIR?: string = undefined;
+
   @IsOptional()
   @IsString()
   SERVICE_ROLE_KEY?: string = undefined;
@@ -151,6 +157,8 @@ export interface GatewayConfig {
   workers: number;
   /** The client's address: the socket's, or the nearest one a trusted proxy forwarded. */
   clientAddress: (req: IncomingMessage) => string;
+  /** The web console's build, served at /console. */
+  consoleDir: string;
 }
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -179,6 +187,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): GatewayConf
     secretsFile: file,
     workers: env.GATEWAY_WORKERS ?? availableParallelism(),
     clientAddress: clientAddressOf(env.TRUSTED_PROXIES),
+    consoleDir: env.CONSOLE_DIR ? path.resolve(env.CONSOLE_DIR) : defaultConsoleDir(),
   };
 }
 
