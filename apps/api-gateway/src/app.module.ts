@@ -28,6 +28,7 @@ import { ReadInvalidationListener } from './cache/read-invalidation';
 import { McpProxy } from './mcp/mcp-proxy';
 import { RateLimits } from './limits/rate-limits';
 import { WorkerPeers } from './cluster/worker-peers';
+import { ConnectionStreams } from './streams/connection-streams';
 
 @Module({})
 export class AppModule {
@@ -79,6 +80,7 @@ export class AppModule {
         RateLimits,
         GatewayReads,
         WorkerPeers,
+        ConnectionStreams,
       ],
     };
   }

@@ -12,3 +12,4 @@ export * from './fake-e2b';
 export * from './processes';
 export * from './test-host';
 export * from './conformance';
+export * from './event-stream';

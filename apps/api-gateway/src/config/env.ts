@@ -111,6 +111,41 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   RATE_LIMIT_AGENT_RUNS_PER_MINUTE: number = 20;
 
+  /** Open event streams (GET /functions/v1/mcp-connections/stream) of one account, per process. */
+  @IsInt({ message: 'STREAM_MAX_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(10_000)
+  STREAM_MAX_PER_ACCOUNT: number = 10;
+
+  /** Open event streams per gateway process (each worker of GATEWAY_WORKERS has its own). */
+  @IsInt({ message: 'STREAM_MAX_PER_PROCESS must be an integer' })
+  @Min(1)
+  @Max(1_000_000)
+  STREAM_MAX_PER_PROCESS: number = 1000;
+
+  /** Bytes of events a stream's client may leave unread before it is dropped (with a last event). */
+  @IsInt({ message: 'STREAM_BUFFER_BYTES must be an integer' })
+  @Min(4096)
+  @Max(64 * 1024 * 1024)
+  STREAM_BUFFER_BYTES: number = 256 * 1024;
+
+  /** Interval of the event stream's heartbeat (`event: heartbeat`). */
+  @IsInt({ message: 'STREAM_HEARTBEAT_MS must be an integer' })
+  @Min(1000)
+  @Max(300_000)
+  STREAM_HEARTBEAT_MS: number = 15_000;
+
+  /** The replay window of Last-Event-ID: events each gateway process keeps, and for how long. */
+  @IsInt({ message: 'STREAM_REPLAY_EVENTS must be an integer' })
+  @Min(1)
+  @Max(1_000_000)
+  STREAM_REPLAY_EVENTS: number = 10_000;
+
+  @IsInt({ message: 'STREAM_REPLAY_WINDOW_MS must be an integer' })
+  @Min(1000)
+  @Max(86_400_000)
+  STREAM_REPLAY_WINDOW_MS: number = 300_000;
+
   @IsOptional()
   @IsString()
   SERVICE_ROLE_KEY?: string = undefined;
