@@ -53,7 +53,7 @@ describe('ConnectionStreams on real sockets', () => {
   let starts: StreamStart[];
 
   beforeEach(async () => {
-    streams = new ConnectionStreams(undefined, LIMITS);
+    streams = new ConnectionStreams(LIMITS);
     starts = [];
     served.length = 0;
     server = createServer((req, res) => {

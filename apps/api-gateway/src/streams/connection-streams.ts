@@ -3,13 +3,7 @@ import {
   type ConnectionStatusChangedEvent,
   DomainError,
 } from '@athenic/contracts';
-import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  Optional,
-} from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
@@ -166,8 +160,9 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
   private heartbeat: NodeJS.Timeout | undefined;
   private stopping = false;
 
-  constructor(@Optional() @Inject(GATEWAY_CONFIG) config?: GatewayConfig, limits?: StreamLimits) {
-    this.limits = limits ?? streamLimitsOf(config!);
+  /** The gateway's configuration, or (in a test) the limits themselves. */
+  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig | StreamLimits) {
+    this.limits = 'env' in config ? streamLimitsOf(config) : config;
     this.ring = new ReplayRing(this.limits.replayEvents, this.limits.replayWindowMs);
   }
 
@@ -228,6 +223,9 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
     clients.add(client);
     this.open++;
     res.once('close', () => this.detach(client));
+    this.log.debug(
+      `Event stream opened for account ${accountId} in process ${process.pid} (${this.open} open here)`,
+    );
     this.heartbeat ??= setInterval(() => this.beat(), this.limits.heartbeatMs);
     this.heartbeat.unref();
     return client;
