@@ -31,14 +31,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiHeader,
-  ApiOperation,
-  ApiProduces,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { accountFor, ownerFilter } from '../auth/account-scope';
@@ -174,14 +167,23 @@ export class ConnectionsController {
     summary:
       "Server-sent events of the account's connections, live from the bus: `status` (connection_id, at, from, to, reason: the events route's fields), `deleted`, `snapshot` (the current connections, first and when Last-Event-ID is outside the replay window), `heartbeat` (STREAM_HEARTBEAT_MS), and a last `dropped` (client too slow) or `closed` (shutdown). Every status, deleted and snapshot event has an `id:`; reconnect with Last-Event-ID to get what was missed (STREAM_REPLAY_WINDOW_MS, STREAM_REPLAY_EVENTS). Limits per account and per gateway process: 429.",
   })
-  @ApiProduces('text/event-stream')
   @ApiHeader({
     name: 'Last-Event-ID',
     required: false,
     description:
       'The id of the last event received: the events since then are sent first (or a snapshot, reason outside_replay_window).',
   })
-  @ApiResponse({ status: 200, description: 'text/event-stream, open until the client leaves.' })
+  @ApiResponse({
+    status: 200,
+    description: 'An event stream, open until the client leaves (or is dropped, or shutdown).',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'retry: 3000\n\nid: 1796065225760-3f2a9c0d1e2b4a5f\nevent: status\ndata: {"connection_id":"…","at":"…","from":"mcpDeploying","to":"mcpRunning","reason":"…"}\n\n',
+      },
+    },
+  })
   @ApiResponse({ status: 400, description: 'validation_failed (account_id missing or malformed).' })
   @ApiResponse({ status: 403, description: "forbidden: another account's account_id." })
   @ApiResponse({
@@ -192,10 +194,14 @@ export class ConnectionsController {
     @Query() query: AccountQuery,
     @Req() req: Request,
     @Res() res: Response,
-    @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
     const accountId = accountFor(req.principal, query.account_id);
-    const start = this.streams.admit(accountId, lastEventId?.trim() || undefined);
+    // Read here rather than with @Headers, which would document it a second time.
+    const lastEventId = req.headers['last-event-id'];
+    const start = this.streams.admit(
+      accountId,
+      typeof lastEventId === 'string' && lastEventId.trim() ? lastEventId.trim() : undefined,
+    );
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',

@@ -1,4 +1,5 @@
 import type { ConnectionStatusChangedEvent } from '@athenic/contracts';
+import { Logger } from '@nestjs/common';
 import { createParser } from 'eventsource-parser';
 import { once } from 'node:events';
 import {
@@ -51,6 +52,9 @@ describe('ConnectionStreams on real sockets', () => {
   /** The server side of each stream, as it was attached. */
   const served: ServerResponse[] = [];
   let starts: StreamStart[];
+
+  // The service's debug lines (a stream opened) are not this test's output.
+  beforeAll(() => Logger.overrideLogger(false));
 
   beforeEach(async () => {
     streams = new ConnectionStreams(LIMITS);
