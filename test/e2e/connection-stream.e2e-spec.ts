@@ -61,7 +61,27 @@ describe('the connection event stream (server-sent events)', () => {
         .key as string;
     keyA = await key(ACCOUNT);
     keyB = await key(OTHER);
-  });
+    // The platform is healthy once one worker answers; wait until both consume the bus (each
+    // logs its bus server's start) and answer requests (requests in parallel go to both).
+    await eventually(
+      () =>
+        expect(
+          platform
+            .service('api-gateway')
+            .lines.filter((l) => l.raw.includes('Nest microservice successfully started')),
+        ).toHaveLength(2),
+      { timeoutMs: 30_000 },
+    );
+    await eventually(
+      async () => {
+        const answers = await Promise.all(
+          [0, 1, 2, 3].map(() => admin.withKey(keyA).get('/functions/v1/mcp-connections')),
+        );
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      },
+      { timeoutMs: 30_000 },
+    );
+  }, 120_000);
 
   afterAll(async () => {
     await Promise.all(readers.map((r) => r.close()));
@@ -75,7 +95,10 @@ describe('the connection event stream (server-sent events)', () => {
     const byService = await open(platform.serviceRoleKey, `?account_id=${ACCOUNT}`);
     const other = await open(keyB);
     for (const reader of [...watchers, byService, other]) {
-      expect(reader.status).toBe(200);
+      expect({ status: reader.status, error: reader.error }).toEqual({
+        status: 200,
+        error: undefined,
+      });
       await eventually(() =>
         expect(reader.events[0]).toMatchObject({
           event: 'snapshot',
