@@ -209,4 +209,16 @@ describe('the connection event stream (server-sent events)', () => {
       expect(again.map((r) => r.status)).toEqual(Array(PER_ACCOUNT).fill(200));
     });
   });
+  // Last: it stops the gateway.
+  it('ends every open stream with a last `closed` event when the gateway stops, which exits cleanly', async () => {
+    const open4 = await Promise.all([0, 1, 2, 3].map(() => open(keyA)));
+    for (const reader of open4)
+      await eventually(() => expect(reader.of('snapshot')).toHaveLength(1));
+    // Exit code 0: every worker closed within its deadline (an overrun exits 1).
+    expect(await platform.service('api-gateway').stop()).toBe(0);
+    for (const reader of open4) {
+      await eventually(() => expect(reader.ended).toBe(true));
+      expect(reader.events.at(-1)).toMatchObject({ event: 'closed', data: { reason: 'shutdown' } });
+    }
+  });
 });
