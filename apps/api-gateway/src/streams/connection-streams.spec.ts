@@ -10,7 +10,12 @@ import {
   get,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConnectionStreams, type StreamLimits, type StreamStart } from './connection-streams';
+import {
+  ConnectionStreams,
+  sseFrame,
+  type StreamLimits,
+  type StreamStart,
+} from './connection-streams';
 
 const LIMITS: StreamLimits = {
   perAccount: 2,
@@ -52,6 +57,7 @@ describe('ConnectionStreams on real sockets', () => {
   /** The server side of each stream, as it was attached. */
   const served: ServerResponse[] = [];
   let starts: StreamStart[];
+  let holding: ((first: string) => void) | undefined;
 
   // The service's debug lines (a stream opened) are not this test's output.
   beforeAll(() => Logger.overrideLogger(false));
@@ -75,7 +81,10 @@ describe('ConnectionStreams on real sockets', () => {
       res.write('retry: 3000\n\n');
       served.push(res);
       const client = streams.attach(account, res);
-      client.release(start.kind === 'replay' ? start.frames : []);
+      // `?hold`: the first answer comes when the test says (as a snapshot read would).
+      if (url.searchParams.has('hold'))
+        holding = (first) => client.release([sseFrame('snapshot', { first }, undefined)]);
+      else client.release(start.kind === 'replay' ? start.frames : []);
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -91,12 +100,12 @@ describe('ConnectionStreams on real sockets', () => {
 
   async function open(
     account: string,
-    options: { lastEventId?: string; read?: boolean } = {},
+    options: { lastEventId?: string; read?: boolean; hold?: boolean } = {},
   ): Promise<Received> {
     const request = get({
       host: '127.0.0.1',
       port,
-      path: `/?account=${account}`,
+      path: `/?account=${account}${options.hold ? '&hold' : ''}`,
       headers: options.lastEventId ? { 'last-event-id': options.lastEventId } : {},
     });
     const [res] = (await once(request, 'response')) as [IncomingMessage];
@@ -135,6 +144,27 @@ describe('ConnectionStreams on real sockets', () => {
     });
     expect(a.events.every((e) => /^\d+-[0-9a-f]{16}$/.test(e.id ?? ''))).toBe(true);
     expect(b.events.map((e) => e.data.connection_id)).not.toContain(first.connection_id);
+  });
+
+  it('holds live events while the first answer is prepared, and sends them after it', async () => {
+    const a = await open('acct-a', { hold: true });
+    const live = status('acct-a');
+    streams.statusChanged(live);
+    holding!('current state');
+    await until(a, 2);
+    expect(a.events.map((e) => e.event)).toEqual(['snapshot', 'status']);
+    expect(a.events[1].data.connection_id).toBe(live.connection_id);
+  });
+
+  it('sends a heartbeat (no id) to every open stream', async () => {
+    streams.beforeApplicationShutdown();
+    streams = new ConnectionStreams({ ...LIMITS, heartbeatMs: 20 });
+    const a = await open('acct-a');
+    await until(a, 2);
+    expect(a.events.slice(0, 2).map((e) => [e.event, e.id])).toEqual([
+      ['heartbeat', undefined],
+      ['heartbeat', undefined],
+    ]);
   });
 
   it('sends an event delivered twice by the bus once', async () => {
