@@ -106,11 +106,12 @@ describe('the connection event stream (server-sent events)', () => {
         }),
       );
     }
-    // Both workers serve some of these streams (each logs its pid when one opens).
+    // Both workers serve some of this account's streams (each logs its pid when one opens).
+    const opened = new RegExp(`Event stream opened for account ${ACCOUNT} in process (\\d+)`);
     const pids = new Set(
       platform
         .service('api-gateway')
-        .lines.map((l) => /Event stream opened for account .* in process (\d+)/.exec(l.raw)?.[1])
+        .lines.map((l) => opened.exec(l.raw)?.[1])
         .filter(Boolean),
     );
     expect(pids.size).toBe(2);
