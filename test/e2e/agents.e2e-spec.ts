@@ -345,7 +345,7 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
       `${platform.baseUrl}/functions/v1/agent-runs/${run.id}/stream`,
       platform.serviceRoleKey,
     );
-    await stream.ended;
+    await stream.finished;
     expect(stream.events.map((e) => e.event)).toEqual([
       'run',
       'tool_call.started',
@@ -498,7 +498,7 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
         output: expect.stringMatching(/^Stored: /),
         error: null,
       });
-      await stream.ended;
+      await stream.finished;
       // Each step once, in order.
       expect(stream.events.map((e) => e.event)).toEqual([
         'run',
@@ -507,8 +507,8 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
         'run.finished',
       ]);
       // Resumed after the call started: only what followed.
-      const resumed = await EventStreamReader.open(url, keyA, { 'Last-Event-ID': start.id! });
-      await resumed.ended;
+      const resumed = await EventStreamReader.open(url, keyA, { lastEventId: start.id! });
+      await resumed.finished;
       expect(resumed.events.map((e) => e.event)).toEqual([
         'run',
         'tool_call.finished',
@@ -516,18 +516,18 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
       ]);
     } finally {
       release();
-      stream.close();
+      await stream.close();
     }
     // Another account's key: as for a run that does not exist.
     const foreign = await EventStreamReader.open(url, keyB);
-    await foreign.ended;
+    await foreign.finished;
     expect(foreign.status).toBe(404);
-    expect(foreign.body).toMatchObject({ error: 'not_found' });
+    expect(foreign.error).toMatchObject({ error: 'not_found' });
     const malformed = await EventStreamReader.open(
       `${platform.baseUrl}/functions/v1/agent-runs/not-a-uuid/stream`,
       keyA,
     );
-    await malformed.ended;
+    await malformed.finished;
     expect(malformed.status).toBeGreaterThanOrEqual(400);
     expect(malformed.status).toBeLessThan(500);
   });

@@ -21,7 +21,7 @@ import { PublicKeyController } from './credentials/public-key.controller';
 import { ConnectionsController } from './connections/connections.controller';
 import { AgentRunsController } from './agents/agent-runs.controller';
 import { WhoAmIController } from './auth/whoami.controller';
-import { RunProgressListener, RunStreams } from './agents/run-streams';
+import { RunProgressListener, RunStreams } from './streams/run-streams';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
 import { ConnectionRoutes } from './mcp/connection-routes';
@@ -30,6 +30,7 @@ import { ReadInvalidationListener } from './cache/read-invalidation';
 import { McpProxy } from './mcp/mcp-proxy';
 import { RateLimits } from './limits/rate-limits';
 import { WorkerPeers } from './cluster/worker-peers';
+import { ConnectionStreams } from './streams/connection-streams';
 
 @Module({})
 export class AppModule {
@@ -84,6 +85,7 @@ export class AppModule {
         GatewayReads,
         RunStreams,
         WorkerPeers,
+        ConnectionStreams,
       ],
     };
   }

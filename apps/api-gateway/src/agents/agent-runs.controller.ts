@@ -15,7 +15,7 @@ import { requireUuid } from '../http/ids';
 import { RateLimits } from '../limits/rate-limits';
 import { actorOf } from '../auth/principal';
 import { RunListBody, StartRunBody } from './agents.dto';
-import { RunStreams } from './run-streams';
+import { RunStreams } from '../streams/run-streams';
 
 @ApiTags('agent-runs')
 @ApiBearerAuth()

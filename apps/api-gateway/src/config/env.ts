@@ -112,23 +112,40 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   RATE_LIMIT_AGENT_RUNS_PER_MINUTE: number = 20;
 
-  /** Interval of the heartbeat on a server-sent event stream (an agent run's). */
+  /** Open event streams (GET /functions/v1/mcp-connections/stream) of one account, per process. */
+  @IsInt({ message: 'STREAM_MAX_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(10_000)
+  STREAM_MAX_PER_ACCOUNT: number = 10;
+
+  /** Open event streams per gateway process (each worker of GATEWAY_WORKERS has its own). */
+  @IsInt({ message: 'STREAM_MAX_PER_PROCESS must be an integer' })
+  @Min(1)
+  @Max(1_000_000)
+  STREAM_MAX_PER_PROCESS: number = 1000;
+
+  /** Bytes of events a stream's client may leave unread before it is dropped (with a last event). */
+  @IsInt({ message: 'STREAM_BUFFER_BYTES must be an integer' })
+  @Min(4096)
+  @Max(64 * 1024 * 1024)
+  STREAM_BUFFER_BYTES: number = 256 * 1024;
+
+  /** Interval of the event streams' heartbeat (connections' and agent runs'). */
   @IsInt({ message: 'STREAM_HEARTBEAT_MS must be an integer' })
   @Min(1000)
   @Max(300_000)
   STREAM_HEARTBEAT_MS: number = 15_000;
 
-  /** Server-sent event streams an account may hold open at once, per gateway process. */
-  @IsInt({ message: 'STREAMS_PER_ACCOUNT must be an integer' })
+  /** The replay window of Last-Event-ID: events each gateway process keeps, and for how long. */
+  @IsInt({ message: 'STREAM_REPLAY_EVENTS must be an integer' })
   @Min(1)
-  @Max(10_000)
-  STREAMS_PER_ACCOUNT: number = 20;
+  @Max(1_000_000)
+  STREAM_REPLAY_EVENTS: number = 10_000;
 
-  /** Server-sent event streams one gateway process holds open at most, all accounts together. */
-  @IsInt({ message: 'STREAMS_PER_PROCESS must be an integer' })
-  @Min(1)
-  @Max(100_000)
-  STREAMS_PER_PROCESS: number = 2_000;
+  @IsInt({ message: 'STREAM_REPLAY_WINDOW_MS must be an integer' })
+  @Min(1000)
+  @Max(86_400_000)
+  STREAM_REPLAY_WINDOW_MS: number = 300_000;
 
   /** The web console's build served at /console; default apps/console/dist of this checkout. */
   @IsOptional()

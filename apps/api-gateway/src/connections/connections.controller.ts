@@ -1,5 +1,6 @@
 import {
   type AccountHealthReply,
+  DomainError,
   type ConnectionEventList,
   type ConnectionLogList,
   SandboxAccountHealthGet,
@@ -28,9 +29,10 @@ import {
   Put,
   Query,
   Req,
+  Res,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { accountFor, ownerFilter } from '../auth/account-scope';
 import { GatewayReads } from '../cache/gateway-reads';
@@ -40,6 +42,7 @@ import { requireUuid } from '../http/ids';
 import { RateLimits } from '../limits/rate-limits';
 import { actorOf } from '../auth/principal';
 import { AgentConfigQuery } from '../agents/agents.dto';
+import { beginEventStream, ConnectionStreams, sseFrame } from '../streams/connection-streams';
 import { withMcpUrl } from './connection-response';
 import {
   AccountQuery,
@@ -59,6 +62,7 @@ export class ConnectionsController {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly limits: RateLimits,
     private readonly reads: GatewayReads,
+    private readonly streams: ConnectionStreams,
   ) {
     this.agentConfigs = new McpServersConfigBuilder(
       bus,
@@ -156,6 +160,71 @@ export class ConnectionsController {
       ttlSeconds: ttl,
     });
     return { mcp_servers: built.mcpServers, expires_at: built.expiresAt.toISOString() };
+  }
+
+  @Get('stream')
+  @ApiOperation({
+    summary:
+      "Server-sent events of the account's connections, live from the bus: `status` (connection_id, at, from, to, reason: the events route's fields), `deleted`, `snapshot` (the current connections, first and when Last-Event-ID is outside the replay window), `heartbeat` (STREAM_HEARTBEAT_MS), and a last `dropped` (client too slow) or `closed` (shutdown). Every status, deleted and snapshot event has an `id:`; reconnect with Last-Event-ID to get what was missed (STREAM_REPLAY_WINDOW_MS, STREAM_REPLAY_EVENTS). Limits per account and per gateway process: 429.",
+  })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description:
+      'The id of the last event received: the events since then are sent first (or a snapshot, reason outside_replay_window).',
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'An event stream, open until the client leaves (or is dropped, or shutdown).',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'retry: 3000\n\nid: 1796065225760-3f2a9c0d1e2b4a5f\nevent: status\ndata: {"connection_id":"…","at":"…","from":"mcpDeploying","to":"mcpRunning","reason":"…"}\n\n',
+      },
+    },
+  })
+  @ApiResponse({ status: 400, description: 'validation_failed (account_id missing or malformed).' })
+  @ApiResponse({ status: 403, description: "forbidden: another account's account_id." })
+  @ApiResponse({
+    status: 429,
+    description: 'rate_limited: STREAM_MAX_PER_ACCOUNT or STREAM_MAX_PER_PROCESS streams open.',
+  })
+  async stream(
+    @Query() query: AccountQuery,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const accountId = accountFor(req.principal, query.account_id);
+    // Read here rather than with @Headers, which would document it a second time.
+    const lastEventId = req.headers['last-event-id'];
+    const start = this.streams.admit(
+      accountId,
+      typeof lastEventId === 'string' && lastEventId.trim() ? lastEventId.trim() : undefined,
+    );
+    beginEventStream(res);
+    const client = this.streams.attach(accountId, res);
+    if (start.kind === 'replay') return client.release(start.frames);
+    try {
+      const list = await this.reads.listConnections(accountId);
+      client.release([
+        sseFrame(
+          'snapshot',
+          {
+            reason: start.reason,
+            connections: list.data.map((c) => withMcpUrl(c, this.config.publicBaseUrl)),
+          },
+          start.resumeId,
+        ),
+      ]);
+    } catch (error) {
+      client.end(
+        sseFrame('closed', {
+          reason: 'unavailable',
+          message: `The current state could not be read (${error instanceof DomainError ? error.code : 'internal_error'}); reconnect.`,
+        }),
+      );
+    }
   }
 
   @Get(':id')

@@ -7,11 +7,23 @@ import {
   type ToolCallView,
 } from '@athenic/contracts';
 import { BusClient, Handle } from '@athenic/messaging';
-import { Controller, Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Controller,
+  Inject,
+  Injectable,
+  Logger,
+} from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WorkerPeers } from '../cluster/worker-peers';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
-import { SseStream } from '../http/sse';
+import { RateLimitedError } from '../limits/rate-limits';
+import {
+  beginEventStream,
+  sseFrame,
+  StreamClient,
+  type StreamLimits,
+  streamLimitsOf,
+} from './connection-streams';
 
 type Listener = (event: RunProgressEvent) => void;
 
@@ -39,23 +51,29 @@ function isAfter(position: Position | undefined, call: ToolCallView, finished: b
 
 /**
  * The live streams of agent runs (`GET /functions/v1/agent-runs/:id/stream`) this gateway process
- * serves: each run's progress events reach every gateway replica from the bus (its own queue),
- * and every worker through WorkerPeers; each stream is its run's record first (as
- * `agent.run.get` reads it) and the live steps after, without a step twice or out of order.
- * On each heartbeat the record is read again, so a progress event the bus lost (they are not sent
- * through an outbox) is made up for and a finished run always ends its stream.
+ * serves: each run's progress events reach every gateway process from the bus (its own queue);
+ * each stream is its run's record first (as `agent.run.get` reads it) and the live steps after,
+ * without a step twice or out of order. On each heartbeat the record is read again, so a progress
+ * event the bus lost (they are not sent through an outbox) is made up for and a finished run
+ * always ends its stream. Bounded like the connection stream (STREAM_MAX_PER_ACCOUNT,
+ * STREAM_MAX_PER_PROCESS, STREAM_BUFFER_BYTES: each kind of stream counts its own), written
+ * through the same StreamClient.
  */
 @Injectable()
-export class RunStreams implements OnModuleDestroy {
+export class RunStreams implements BeforeApplicationShutdown {
   private readonly log = new Logger('RunStreams');
+  private readonly limits: StreamLimits;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly perAccount = new Map<string, number>();
-  private readonly streams = new Set<SseStream>();
+  private readonly clients = new Set<StreamClient>();
+  private stopping = false;
 
   constructor(
     private readonly bus: BusClient,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+  ) {
+    this.limits = streamLimitsOf(config);
+  }
 
   deliver(event: RunProgressEvent): void {
     for (const listener of this.listeners.get(event.run_id) ?? []) listener(event);
@@ -63,7 +81,7 @@ export class RunStreams implements OnModuleDestroy {
 
   /**
    * Opens the stream of run `id` on `res`, or throws before anything is written: not_found for
-   * another account's run, rate_limited past the stream caps.
+   * another account's run, rate_limited past the stream caps, service_unavailable at shutdown.
    */
   async open(
     id: string,
@@ -71,11 +89,12 @@ export class RunStreams implements OnModuleDestroy {
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    const { STREAMS_PER_ACCOUNT, STREAMS_PER_PROCESS, STREAM_HEARTBEAT_MS } = this.config.env;
-    if (this.streams.size >= STREAMS_PER_PROCESS)
-      throw new DomainError(
-        'rate_limited',
-        `This gateway holds ${this.streams.size} streams, the most it may (STREAMS_PER_PROCESS); retry shortly.`,
+    if (this.stopping)
+      throw new DomainError('service_unavailable', 'The gateway is shutting down; reconnect.');
+    if (this.clients.size >= this.limits.perProcess)
+      throw new RateLimitedError(
+        5,
+        `This gateway process serves ${this.limits.perProcess} run streams already; retry after 5 s.`,
       );
     // Listen before reading the record, so no step falls between the two.
     const early: RunProgressEvent[] = [];
@@ -85,10 +104,10 @@ export class RunStreams implements OnModuleDestroy {
     let run: RunView;
     try {
       run = await this.read(id, accountId);
-      if ((this.perAccount.get(run.account_id) ?? 0) >= STREAMS_PER_ACCOUNT)
-        throw new DomainError(
-          'rate_limited',
-          `This account holds ${STREAMS_PER_ACCOUNT} streams open, the most it may (STREAMS_PER_ACCOUNT); close one first.`,
+      if ((this.perAccount.get(run.account_id) ?? 0) >= this.limits.perAccount)
+        throw new RateLimitedError(
+          5,
+          `This account has ${this.limits.perAccount} run streams open on this gateway process already; close one first.`,
         );
     } catch (error) {
       this.unlisten(id, listener);
@@ -96,57 +115,67 @@ export class RunStreams implements OnModuleDestroy {
     }
     const owner = run.account_id;
     let position = positionOf(header(req, 'last-event-id'));
-    this.perAccount.set(owner, (this.perAccount.get(owner) ?? 0) + 1);
-    const heartbeat = setInterval(() => void resync(), STREAM_HEARTBEAT_MS);
+    beginEventStream(res);
+    const heartbeat = setInterval(() => void resync(), this.limits.heartbeatMs);
     heartbeat.unref();
-    const stream = new SseStream(res, () => {
+    let forgotten = false;
+    const forget = () => {
+      if (forgotten) return;
+      forgotten = true;
+      client.dispose();
       clearInterval(heartbeat);
       this.unlisten(id, listener);
-      this.streams.delete(stream);
+      this.clients.delete(client);
       const left = (this.perAccount.get(owner) ?? 1) - 1;
       if (left > 0) this.perAccount.set(owner, left);
       else this.perAccount.delete(owner);
-    });
-    this.streams.add(stream);
+    };
+    const client = new StreamClient(owner, res, this.limits.bufferBytes, forget);
+    res.once('close', forget);
+    this.clients.add(client);
+    this.perAccount.set(owner, (this.perAccount.get(owner) ?? 0) + 1);
 
-    const sendCall = (call: ToolCallView, finished: boolean) => {
-      if (!isAfter(position, call, finished)) return;
+    const frameOf = (call: ToolCallView, finished: boolean): string | undefined => {
+      if (!isAfter(position, call, finished)) return undefined;
+      position = { call: BigInt(call.id), finished };
       // A call's start reads as it did when it started, even when sent from the record later.
-      stream.send(
+      return sseFrame(
         finished ? 'tool_call.finished' : 'tool_call.started',
         finished ? call : asStarted(call),
         `${call.id}.${finished ? 'f' : 's'}`,
       );
-      position = { call: BigInt(call.id), finished };
+    };
+    const send = (frame: string | undefined) => {
+      if (frame) client.send(frame);
     };
     const finish = (status: string, output: string | null, error: string | null) => {
-      stream.send('run.finished', { status, output, error }, 'end');
-      stream.end();
+      client.end(sseFrame('run.finished', { status, output, error }, 'end'));
+      forget();
     };
     const sendRecord = (view: RunView) => {
       for (const call of view.tool_calls) {
-        if (call.state !== 'refused') sendCall(call, false);
-        if (call.state !== 'running') sendCall(call, true);
+        if (call.state !== 'refused') send(frameOf(call, false));
+        if (call.state !== 'running') send(frameOf(call, true));
       }
       if (view.status === 'completed' || view.status === 'failed')
         finish(view.status, view.output, view.error);
     };
     const apply = (event: RunProgressEvent) => {
-      if (stream.closed) return;
+      if (client.closed) return;
       if (event.type === 'run.finished')
         return finish(event.status ?? 'failed', event.output ?? null, event.error ?? null);
       if (!event.tool_call) return;
       // A step the stream has not reached yet in order (a lost event): the record fills it in.
       if (event.type === 'tool_call.finished' && event.tool_call.state !== 'refused')
-        sendCall(event.tool_call, false);
-      sendCall(event.tool_call, event.type === 'tool_call.finished');
+        send(frameOf(event.tool_call, false));
+      send(frameOf(event.tool_call, event.type === 'tool_call.finished'));
     };
     const resync = async () => {
-      if (stream.closed) return;
-      stream.comment('heartbeat');
+      if (client.closed) return;
+      client.send(': heartbeat\n\n');
       try {
         const view = await this.read(id, accountId);
-        if (!stream.closed) sendRecord(view);
+        if (!client.closed) sendRecord(view);
       } catch (error) {
         this.log.warn(
           `Run ${id}: its record could not be read for its stream: ${messageOf(error)}`,
@@ -154,14 +183,19 @@ export class RunStreams implements OnModuleDestroy {
       }
     };
 
-    stream.send('run', { id: run.id, status: run.status, model: run.model }, undefined);
+    client.release([sseFrame('run', { id: run.id, status: run.status, model: run.model })]);
     sendRecord(run);
     for (const event of early) apply(event);
     live = apply;
   }
 
-  onModuleDestroy(): void {
-    for (const stream of [...this.streams]) stream.end();
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+    const last = sseFrame('closed', {
+      reason: 'shutdown',
+      message: 'The gateway is shutting down; reconnect with Last-Event-ID to resume.',
+    });
+    for (const client of [...this.clients]) client.end(last);
   }
 
   private read(id: string, accountId: string | undefined): Promise<RunView> {
@@ -182,20 +216,17 @@ export class RunStreams implements OnModuleDestroy {
   }
 }
 
-/** Every gateway replica gets each run's progress (its own queue), and tells all its workers. */
+/**
+ * Every gateway process gets each run's progress on its own queue (each worker runs its own bus
+ * server: docs/architecture.md), and hands it to its streams.
+ */
 @Controller()
 export class RunProgressListener {
-  private readonly deliver: (event: RunProgressEvent) => void;
-
-  constructor(streams: RunStreams, peers: WorkerPeers) {
-    this.deliver = peers.shared('runs.progress', (event: RunProgressEvent) =>
-      streams.deliver(event),
-    );
-  }
+  constructor(private readonly streams: RunStreams) {}
 
   @Handle(AgentRunProgress, { everyReplica: true })
   progress(event: RunProgressEvent): void {
-    this.deliver(event);
+    this.streams.deliver(event);
   }
 }
 
