@@ -117,7 +117,9 @@ export class EventStreamReader {
         throw new Error(`The stream ended without the event; it sent: ${this.describe()}`);
       const left = deadline - Date.now();
       if (left <= 0)
-        throw new Error(`No such event within ${timeoutMs} ms; the stream sent: ${this.describe()}`);
+        throw new Error(
+          `No such event within ${timeoutMs} ms; the stream sent: ${this.describe()}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

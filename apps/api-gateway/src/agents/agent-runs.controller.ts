@@ -61,7 +61,7 @@ export class AgentRunsController {
   @Get(':id/stream')
   @ApiOperation({
     summary:
-      "A run as it happens, as server-sent events: `run` (its id, status and model), then `tool_call.started` and `tool_call.finished` for each call (the call as in the run's record, secrets masked), then `run.finished` (status, output, error), after which the stream ends. A run already finished is sent whole at once. Event ids are `<call id>.s`, `<call id>.f` and `end`: a client that reconnects with `Last-Event-ID` gets only what follows. A comment line every STREAM_HEARTBEAT_MS. 429 past STREAMS_PER_ACCOUNT or STREAMS_PER_PROCESS open streams.",
+      "A run as it happens, as server-sent events: `run` (its id, status and model), then `tool_call.started` and `tool_call.finished` for each call (the call as in the run's record, secrets masked), then `run.finished` (status, output, error), after which the stream ends. A run already finished is sent whole at once. Event ids are `<call id>.s`, `<call id>.f` and `end`: a client that reconnects with `Last-Event-ID` gets only what follows. A `heartbeat` event every STREAM_HEARTBEAT_MS (the run's record is read again then, so a lost step still arrives). 429 past STREAMS_PER_ACCOUNT or STREAMS_PER_PROCESS open streams.",
   })
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'The event stream (text/event-stream).' })

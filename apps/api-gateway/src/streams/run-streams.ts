@@ -172,7 +172,7 @@ export class RunStreams implements BeforeApplicationShutdown {
     };
     const resync = async () => {
       if (client.closed) return;
-      client.send(': heartbeat\n\n');
+      client.send(sseFrame('heartbeat', { at: new Date().toISOString() }));
       try {
         const view = await this.read(id, accountId);
         if (!client.closed) sendRecord(view);

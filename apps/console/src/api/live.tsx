@@ -24,15 +24,14 @@ export function useLiveConnections(): { state: StreamState; detail?: string } {
       headers: () => ({ Authorization: `Bearer ${session.key}` }),
       onState: (next, detail) => setState({ state: next, detail }),
       onEvent: (event) => {
-        const data = (event.data ?? {}) as { connection_id?: unknown; id?: unknown };
-        const id =
-          typeof data.connection_id === 'string'
-            ? data.connection_id
-            : typeof data.id === 'string'
-              ? data.id
-              : undefined;
+        // status and deleted name a connection; snapshot (after a gap) is everything again.
+        if (!['status', 'deleted', 'snapshot'].includes(event.event)) return;
+        const data = (event.data ?? {}) as { connection_id?: unknown };
+        const id = typeof data.connection_id === 'string' ? data.connection_id : undefined;
         void queryClient.invalidateQueries({ queryKey: keys.connections(session.accountId) });
         void queryClient.invalidateQueries({ queryKey: ['health'] });
+        if (event.event === 'snapshot')
+          void queryClient.invalidateQueries({ queryKey: ['connection'] });
         if (id) {
           void queryClient.invalidateQueries({ queryKey: keys.connection(id) });
           void queryClient.invalidateQueries({ queryKey: keys.events(id) });

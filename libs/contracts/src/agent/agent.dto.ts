@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import {
+  Allow,
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
@@ -109,9 +110,11 @@ export class ToolCallView {
   tool: string;
 
   /** The arguments, with the connection's secret values masked. */
+  @Allow()
   arguments: unknown;
 
   /** The result as the server returned it (content), secrets masked, cut to the size cap; null while running. */
+  @Allow()
   result: unknown;
 
   @IsBoolean()
