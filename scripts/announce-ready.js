@@ -39,6 +39,7 @@ poll().then((problem) => {
     [
       '',
       'Athenic MCP platform is up.',
+      `  Console: ${base}/console  (paste the service role key, or an account key)`,
       `  API:     ${base}/functions/v1`,
       `  Docs:    ${base}/docs`,
       `  Health:  ${base}/health`,

@@ -150,6 +150,11 @@ describe('the web console, in Chromium', () => {
         );
         await client.close();
 
+        // Its health: an MCP ping with its response time.
+        await page
+          .getByTestId('health')
+          .getByText(/answered in [\d.]+ ms/)
+          .waitFor();
         // Events and logs.
         await page.getByTestId('events').getByText('mcpRunning').first().waitFor();
         expect(await page.getByTestId('logs').textContent()).not.toBe('');
@@ -183,6 +188,8 @@ describe('the web console, in Chromium', () => {
           .getByTestId('answer')
           .getByText(/^You remember: /)
           .waitFor();
+        // The run is listed among the past runs.
+        await page.getByRole('button', { name: 'What do you remember?' }).waitFor();
         await screenshot(page, 'agent');
       });
       expect(errors).toEqual([]);

@@ -1,7 +1,14 @@
 import { useQuery } from '@tanstack/react-query';
 import { useSignedIn } from './session-context';
 import { api } from './client';
-import type { Connection, ConnectionEvent, LogLine, ServerType } from './types';
+import type {
+  AccountHealth,
+  Connection,
+  ConnectionEvent,
+  LogLine,
+  RunSummary,
+  ServerType,
+} from './types';
 
 export const keys = {
   catalog: ['catalog'] as const,
@@ -67,5 +74,28 @@ export function useConnectionLogs(id: string, live: boolean) {
         `/functions/v1/mcp-connections/${encodeURIComponent(id)}/logs`,
         { query: { tail: '200' } },
       ).then((r) => r.data),
+  });
+}
+
+export function useAccountHealth(enabled = true) {
+  const session = useSignedIn();
+  return useQuery({
+    queryKey: keys.health(session.accountId),
+    enabled: enabled && (!session.admin || Boolean(session.accountId)),
+    queryFn: () =>
+      api<AccountHealth>(session, '/functions/v1/mcp-connections/health', { account: true }),
+  });
+}
+
+export function useRuns() {
+  const session = useSignedIn();
+  return useQuery({
+    queryKey: ['runs', session.accountId ?? ''],
+    enabled: !session.admin || Boolean(session.accountId),
+    queryFn: () =>
+      api<{ data: RunSummary[] }>(session, '/functions/v1/agent-runs', {
+        account: true,
+        query: { limit: '20' },
+      }).then((r) => r.data),
   });
 }

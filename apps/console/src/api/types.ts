@@ -68,3 +68,26 @@ export interface Run {
   created_at: string;
   finished_at: string | null;
 }
+
+export interface AccountHealth {
+  status: string;
+  checked_at: string;
+  connections: {
+    id: string;
+    title: string;
+    status: string;
+    healthy: boolean | null;
+    response_time_ms: number | null;
+    error: string | null;
+  }[];
+}
+
+export interface RunSummary {
+  id: string;
+  status: string;
+  model: string;
+  message: string;
+  tool_calls: number;
+  created_at: string;
+  finished_at: string | null;
+}

@@ -1,8 +1,8 @@
-import { useMutation } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import { EventStreamClient, type StreamState } from '../api/event-stream';
-import { useConnections } from '../api/queries';
+import { useConnections, useRuns } from '../api/queries';
 import { useSignedIn } from '../api/session-context';
 import type { ToolCall } from '../api/types';
 import { Empty, ErrorNote } from '../components/Notice';
@@ -21,7 +21,8 @@ export function Agent() {
   const [chosen, setChosen] = useState<string[]>([]);
   const [message, setMessage] = useState('');
   const [runId, setRunId] = useState<string>();
-  const [past, setPast] = useState<{ id: string; message: string }[]>([]);
+  const runs = useRuns();
+  const queryClient = useQueryClient();
   const start = useMutation({
     mutationFn: () =>
       api<{ id: string }>(session, '/functions/v1/agent-runs', {
@@ -33,7 +34,7 @@ export function Agent() {
         },
       }),
     onSuccess: ({ id }) => {
-      setPast((p) => [{ id, message: message.trim() }, ...p]);
+      void queryClient.invalidateQueries({ queryKey: ['runs'] });
       setRunId(id);
       setMessage('');
     },
@@ -83,20 +84,21 @@ export function Agent() {
       </form>
       <ErrorNote error={start.error} what="The run could not start" />
       {runId ? <RunView key={runId} runId={runId} /> : null}
-      {past.length > 1 ? (
-        <>
-          <h2>Earlier runs</h2>
-          <ul>
-            {past.slice(1).map((p) => (
-              <li key={p.id}>
-                <button type="button" className="link" onClick={() => setRunId(p.id)}>
-                  {p.message}
-                </button>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
+      <h2>Past runs</h2>
+      <ErrorNote error={runs.error} />
+      {runs.data?.length === 0 ? <Empty>No run yet.</Empty> : null}
+      <ul className="runs">
+        {(runs.data ?? []).map((r) => (
+          <li key={r.id}>
+            <button type="button" className="link" onClick={() => setRunId(r.id)}>
+              {r.message || '(no message)'}
+            </button>{' '}
+            <span className="muted small">
+              {r.status}, {r.tool_calls} tool call(s), {new Date(r.created_at).toLocaleString()}
+            </span>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }
@@ -104,6 +106,7 @@ export function Agent() {
 /** One run, from its live stream: the tool calls as they start and end, then the answer. */
 function RunView({ runId }: { runId: string }) {
   const session = useSignedIn();
+  const queryClient = useQueryClient();
   const [calls, setCalls] = useState<ToolCall[]>([]);
   const [finished, setFinished] = useState<Finished>();
   const [state, setState] = useState<{ state: StreamState; detail?: string }>({
@@ -123,11 +126,14 @@ function RunView({ runId }: { runId: string }) {
               (a, b) => Number(a.id) - Number(b.id),
             ),
           );
-        } else if (e.event === 'run.finished') setFinished(e.data as Finished);
+        } else if (e.event === 'run.finished') {
+          setFinished(e.data as Finished);
+          void queryClient.invalidateQueries({ queryKey: ['runs'] });
+        }
       },
     }).start();
     return () => client.stop();
-  }, [runId, session.key]);
+  }, [runId, session.key, queryClient]);
   return (
     <div className="run" data-testid="run">
       <h2>Run</h2>

@@ -1,9 +1,15 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { LiveIndicator, useLiveConnections } from '../api/live';
-import { useConnection, useConnectionEvents, useConnectionLogs } from '../api/queries';
+import {
+  useAccountHealth,
+  useConnection,
+  useConnectionEvents,
+  useConnectionLogs,
+} from '../api/queries';
 import { ErrorNote, Loading, StatusBadge } from '../components/Notice';
 import { ConnectionActions } from './Connections';
+import { ReplaceCredentials } from './ReplaceCredentials';
 import { ToolExplorer } from './ToolExplorer';
 
 export function ConnectionPage() {
@@ -75,6 +81,15 @@ export function ConnectionPage() {
         </button>
       </details>
 
+      <h2>Health</h2>
+      <ConnectionHealth id={c.id} running={c.status === 'mcpRunning'} />
+
+      <h2>Credentials</h2>
+      <details>
+        <summary>Replace the credentials</summary>
+        <ReplaceCredentials connection={c} />
+      </details>
+
       <h2>Tools</h2>
       <ToolExplorer connectionId={c.id} running={c.status === 'mcpRunning'} />
 
@@ -112,5 +127,25 @@ export function ConnectionPage() {
           .join('\n') || 'No log lines yet.'}
       </pre>
     </section>
+  );
+}
+
+/** This connection's line of the account's health check (an MCP ping, with its response time). */
+function ConnectionHealth({ id, running }: { id: string; running: boolean }) {
+  const health = useAccountHealth(running);
+  if (!running) return <p className="muted">Checked while the connection runs.</p>;
+  if (health.isPending) return <Loading what="its health (an MCP ping)" />;
+  if (health.error) return <ErrorNote error={health.error} />;
+  const line = health.data.connections.find((c) => c.id === id);
+  if (!line) return <p className="muted">Not checked yet.</p>;
+  return (
+    <p data-testid="health">
+      {line.healthy ? 'Healthy' : line.healthy === false ? 'Unhealthy' : 'Not checked'}
+      {line.response_time_ms !== null ? `, answered in ${line.response_time_ms} ms` : ''}
+      {line.error ? ` — ${line.error}` : ''}{' '}
+      <button type="button" onClick={() => void health.refetch()}>
+        Check again
+      </button>
+    </p>
   );
 }

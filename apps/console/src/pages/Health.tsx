@@ -1,25 +1,11 @@
 import { useQuery } from '@tanstack/react-query';
-import { api } from '../api/client';
-import { keys } from '../api/queries';
+import { useAccountHealth } from '../api/queries';
 import { useSignedIn } from '../api/session-context';
 import { Empty, ErrorNote, Loading, StatusBadge } from '../components/Notice';
 
 interface PlatformHealth {
   status: string;
   checks: Record<string, { status: string; [k: string]: unknown }>;
-}
-
-interface AccountHealth {
-  status: string;
-  checked_at: string;
-  connections: {
-    id: string;
-    title: string;
-    status: string;
-    healthy: boolean | null;
-    response_time_ms: number | null;
-    error: string | null;
-  }[];
 }
 
 /** The platform's /health (answers 503 with the same body when something is down). */
@@ -31,12 +17,7 @@ async function platformHealth(): Promise<PlatformHealth> {
 export function Health() {
   const session = useSignedIn();
   const platform = useQuery({ queryKey: ['platform-health'], queryFn: platformHealth });
-  const account = useQuery({
-    queryKey: keys.health(session.accountId),
-    enabled: !session.admin || Boolean(session.accountId),
-    queryFn: () =>
-      api<AccountHealth>(session, '/functions/v1/mcp-connections/health', { account: true }),
-  });
+  const account = useAccountHealth();
   return (
     <section>
       <h1>Health</h1>

@@ -186,7 +186,7 @@ function ToolResult({ result }: { result: CallResult }) {
           <pre key={i}>{JSON.stringify(item, null, 2)}</pre>
         ),
       )}
-      {result.structured !== undefined ? (
+      {result.structured !== undefined && result.content.length === 0 ? (
         <pre>{JSON.stringify(result.structured, null, 2)}</pre>
       ) : null}
     </div>
