@@ -1,9 +1,9 @@
-import { defaultConsoleDir } from '../http/console';
 import proxyaddr from 'proxy-addr';
 import type { IncomingMessage } from 'node:http';
 import { CheckedBy, CommonEnv, resolvePlatformSecrets, validateEnv } from '@athenic/config';
 import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 import { availableParallelism } from 'node:os';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export class GatewayEnv extends CommonEnv {
@@ -236,4 +236,15 @@ export function clientAddressOf(trusted: string | undefined): (req: IncomingMess
       return req.socket.remoteAddress ?? 'unknown';
     }
   };
+}
+
+/** Where the console's build is (apps/console/dist), from the compiled gateway or its sources. */
+export function defaultConsoleDir(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'apps', 'console', 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve('apps/console/dist');
+    dir = parent;
+  }
+  return path.join(dir, 'apps', 'console', 'dist');
 }

@@ -4,17 +4,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errorResponse, sendError } from './error-response';
 
-/** Where the console's build is (apps/console/dist), from the compiled gateway or its sources. */
-export function defaultConsoleDir(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'apps', 'console', 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) return path.resolve('apps/console/dist');
-    dir = parent;
-  }
-  return path.join(dir, 'apps', 'console', 'dist');
-}
-
 /**
  * The web console at /console (apps/console, built by the start command): its hashed assets
  * cached for a year, its page never (a new build is seen at once), every other /console path
