@@ -63,7 +63,10 @@ export class GatewayReads {
   /** One type; `accountId`: another account's template is not found, as the registry says. */
   getServer(id: string, accountId?: string): Promise<McpServerEntry> {
     return this.servers.get(`${accountId ?? '*'}\n${id}`, () =>
-      this.bus.send(RegistryServerGet, accountId === undefined ? { id } : { id, account_id: accountId }),
+      this.bus.send(
+        RegistryServerGet,
+        accountId === undefined ? { id } : { id, account_id: accountId },
+      ),
     );
   }
 

@@ -10,7 +10,18 @@ import {
   SERVER_ID_PATTERN,
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -111,10 +122,7 @@ export class McpServersController {
     status: 409,
     description: 'The id is taken, or the account has as many templates as it may.',
   })
-  async create(
-    @Body() body: CreateMcpServerCommand,
-    @Req() req: Request,
-  ): Promise<McpServerView> {
+  async create(@Body() body: CreateMcpServerCommand, @Req() req: Request): Promise<McpServerView> {
     const owner = ownership(req.principal, body.visibility, body.account_id);
     const created = await this.bus.send(RegistryServerCreate, { ...body, ...owner });
     this.reads.catalogChanged();
@@ -136,14 +144,20 @@ export class McpServersController {
     },
   })
   @ApiResponse({ status: 201, type: McpServerView })
-  @ApiResponse({ status: 400, description: 'The document cannot be imported; the message says why.' })
+  @ApiResponse({
+    status: 400,
+    description: 'The document cannot be imported; the message says why.',
+  })
   async import(
     @Body() document: Record<string, unknown>,
     @Query() query: ImportQuery,
     @Req() req: Request,
   ): Promise<McpServerView> {
     if (typeof document !== 'object' || document === null || Array.isArray(document))
-      throw new DomainError('validation_failed', 'The body must be a server.json document (an object).');
+      throw new DomainError(
+        'validation_failed',
+        'The body must be a server.json document (an object).',
+      );
     const owner = ownership(req.principal, undefined, query.account_id);
     const created = await this.bus.send(RegistryServerImport, {
       document,
@@ -157,7 +171,7 @@ export class McpServersController {
   @Put(':id')
   @ApiOperation({
     summary:
-      "Replaces what a type or template says (an account key: only its own templates; shipped types never). Its installs use it at their next deploy.",
+      'Replaces what a type or template says (an account key: only its own templates; shipped types never). Its installs use it at their next deploy.',
   })
   @ApiBody({ schema: contractSchemaRef(McpServerFields) })
   @ApiResponse({ status: 200, type: McpServerView })

@@ -16,7 +16,7 @@ import {
 import { Outbox } from '@athenic/messaging';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
-import type { EntityManager } from 'typeorm';
+import { type EntityManager, IsNull } from 'typeorm';
 import { REGISTRY_ENV } from '../config/env';
 import type { RegistryEnv } from '../config/env';
 import { BUILTIN_SERVERS } from './builtin-servers';
@@ -81,7 +81,7 @@ export class McpServersService {
     );
     const updated = await this.outbox.transaction(async (manager, emit) => {
       const { id, ...fields } = row;
-      await manager.update(McpServerEntity, { id, deletedAt: null as never }, {
+      await manager.update(McpServerEntity, { id, deletedAt: IsNull() }, {
         ...fields,
         updatedAt: new Date(),
       } as never);
@@ -101,7 +101,7 @@ export class McpServersService {
       const now = new Date();
       await manager.update(
         McpServerEntity,
-        { id: existing.id, deletedAt: null as never },
+        { id: existing.id, deletedAt: IsNull() },
         { deletedAt: now, updatedAt: now },
       );
       const entry = toEntry(await manager.findOneByOrFail(McpServerEntity, { id: existing.id }));

@@ -17,7 +17,7 @@ export const RegistryServerList = defineCommand({
   payload: ListMcpServersQuery,
   reply: McpServerList,
   summary:
-    'Lists the server types and templates not deleted, ordered by id; with `account_id`, only the public ones and that account\'s templates.',
+    "Lists the server types and templates not deleted, ordered by id; with `account_id`, only the public ones and that account's templates.",
 });
 
 export const RegistryServerGet = defineCommand({
@@ -25,7 +25,7 @@ export const RegistryServerGet = defineCommand({
   payload: GetMcpServerQuery,
   reply: McpServerEntry,
   summary:
-    'Returns one server type or template; fails with `not_found` for an unknown or deleted id (unless `include_deleted`) and, with `account_id`, for another account\'s template.',
+    "Returns one server type or template; fails with `not_found` for an unknown or deleted id (unless `include_deleted`) and, with `account_id`, for another account's template.",
 });
 
 export const RegistryServerCreate = defineCommand({
@@ -41,7 +41,7 @@ export const RegistryServerUpdate = defineCommand({
   payload: UpdateMcpServerCommand,
   reply: McpServerEntry,
   summary:
-    'Replaces what a type or template says (not a shipped one: `forbidden`); with `account_id`, only that account\'s template (`not_found` otherwise). Validated as at creation.',
+    "Replaces what a type or template says (not a shipped one: `forbidden`); with `account_id`, only that account's template (`not_found` otherwise). Validated as at creation.",
 });
 
 export const RegistryServerDelete = defineCommand({
@@ -49,7 +49,7 @@ export const RegistryServerDelete = defineCommand({
   payload: DeleteMcpServerCommand,
   reply: McpServerEntry,
   summary:
-    'Deletes a type or template (kept for the installs that use it, which keep working; its id stays taken). Not a shipped one (`forbidden`); with `account_id`, only that account\'s template.',
+    "Deletes a type or template (kept for the installs that use it, which keep working; its id stays taken). Not a shipped one (`forbidden`); with `account_id`, only that account's template.",
 });
 
 export const RegistryServerImport = defineCommand({
