@@ -9,21 +9,14 @@ export class ServerTemplates1764500000000 implements MigrationInterface {
       ALTER TABLE "registry"."servers"
         ADD COLUMN "visibility" text NOT NULL DEFAULT 'public',
         ADD COLUMN "account_id" text,
-        ADD COLUMN "deleted_at" TIMESTAMP WITH TIME ZONE,
-        ADD CONSTRAINT "CHK_servers_visibility" CHECK (
-          ("visibility" = 'public' AND "account_id" IS NULL) OR
-          ("visibility" = 'account' AND "account_id" IS NOT NULL)
-        )`);
-    await q.query(
-      `CREATE INDEX "IDX_servers_account" ON "registry"."servers" ("account_id") WHERE "account_id" IS NOT NULL`,
-    );
+        ADD COLUMN "deleted_at" TIMESTAMP WITH TIME ZONE`);
+    await q.query(`CREATE INDEX "IDX_servers_account" ON "registry"."servers" ("account_id")`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP INDEX "registry"."IDX_servers_account"`);
     await q.query(`
       ALTER TABLE "registry"."servers"
-        DROP CONSTRAINT "CHK_servers_visibility",
         DROP COLUMN "deleted_at",
         DROP COLUMN "account_id",
         DROP COLUMN "visibility"`);

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import type { LaunchSpec, Visibility } from '@athenic/contracts';
 
 @Entity({ name: 'servers' })
@@ -43,6 +43,7 @@ export class McpServerEntity {
   visibility: Visibility;
 
   /** The account owning a template (`visibility` "account"); null for a public type. */
+  @Index('IDX_servers_account')
   @Column('text', { name: 'account_id', nullable: true })
   accountId: string | null;
 
