@@ -153,11 +153,7 @@ export class McpServersController {
     @Query() query: ImportQuery,
     @Req() req: Request,
   ): Promise<McpServerView> {
-    if (typeof document !== 'object' || document === null || Array.isArray(document))
-      throw new DomainError(
-        'validation_failed',
-        'The body must be a server.json document (an object).',
-      );
+    checkDocument(document);
     const owner = ownership(req.principal, undefined, query.account_id);
     const created = await this.bus.send(RegistryServerImport, {
       document,
@@ -205,6 +201,39 @@ export class McpServersController {
     });
     this.reads.catalogChanged();
   }
+}
+
+/** Keys no server.json has, which would reach object prototypes in the services that read it. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_DOCUMENT_DEPTH = 16;
+
+/**
+ * A server.json body is free-form JSON (the registry reads it, server-json.ts): it must be an
+ * object, at most 16 levels deep, with no key that names a prototype.
+ */
+function checkDocument(document: unknown): void {
+  if (typeof document !== 'object' || document === null || Array.isArray(document))
+    throw new DomainError(
+      'validation_failed',
+      'The body must be a server.json document (an object).',
+    );
+  const walk = (value: unknown, depth: number, where: string): void => {
+    if (typeof value !== 'object' || value === null) return;
+    if (depth > MAX_DOCUMENT_DEPTH)
+      throw new DomainError(
+        'validation_failed',
+        `The server.json document nests deeper than ${MAX_DOCUMENT_DEPTH} levels (at ${where}).`,
+      );
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key))
+        throw new DomainError(
+          'validation_failed',
+          `The server.json document may not have a key named "${key}" (at ${where}).`,
+        );
+      walk((value as Record<string, unknown>)[key], depth + 1, `${where}.${key}`);
+    }
+  };
+  walk(document, 0, '$');
 }
 
 function accountOption(principal: Principal | undefined): { account_id?: string } {
