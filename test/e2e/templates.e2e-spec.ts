@@ -85,6 +85,24 @@ describe('templates per account: made, installed and used by one account, invisi
     });
   });
 
+  it('documents the template routes in the OpenAPI document', async () => {
+    const doc = (await admin.withKey(undefined).get('/docs-json')).body;
+    expect(Object.keys(doc.paths['/functions/v1/mcp-servers/{id}'])).toEqual(
+      expect.arrayContaining(['get', 'put', 'delete']),
+    );
+    expect(doc.paths['/functions/v1/mcp-servers/import'].post).toBeDefined();
+    expect(doc.components.schemas.McpServerFields.required).toEqual(
+      expect.arrayContaining(['name', 'launch', 'credential_schema']),
+    );
+    expect(doc.components.schemas.CreateMcpServerCommand.properties.visibility.enum).toEqual([
+      'public',
+      'account',
+    ]);
+    expect(Object.keys(doc.components.schemas.McpServerView.properties)).toEqual(
+      expect.arrayContaining(['transport', 'isolation', 'visibility', 'account_id']),
+    );
+  });
+
   it('refuses what an account may not add, naming why, and adds nothing', async () => {
     const publicOne = await asA.post('/functions/v1/mcp-servers', {
       ...TEMPLATE,
