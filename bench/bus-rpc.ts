@@ -26,6 +26,10 @@ const ENTRY: McpServerEntry = {
   config_schema: {},
   egress: [],
   builtin: true,
+  visibility: 'public',
+  account_id: null,
+  isolation: 'sandbox',
+  deleted_at: null,
   created_at: '2026-01-01T00:00:00.000Z',
   updated_at: '2026-01-01T00:00:00.000Z',
 };

@@ -64,7 +64,6 @@ describe('API keys and tenant isolation at the gateway', () => {
   });
 
   it.each([
-    ['POST', '/functions/v1/mcp-servers', {}],
     ['POST', '/functions/v1/api-keys', { account_id: 'acct-a', name: 'x' }],
     ['GET', '/functions/v1/api-keys?account_id=acct-a', undefined],
     ['DELETE', '/functions/v1/api-keys/00000000-0000-4000-8000-000000000000', undefined],
@@ -81,7 +80,7 @@ describe('API keys and tenant isolation at the gateway', () => {
   });
 
   it('checks 403 before the body: an account key with a malformed body on an admin route gets 403', async () => {
-    const res = await admin.withKey(keyA.key).post('/functions/v1/mcp-servers', '{"broken": ');
+    const res = await admin.withKey(keyA.key).post('/functions/v1/api-keys', '{"broken": ');
     expect(res.status).toBe(403);
   });
 

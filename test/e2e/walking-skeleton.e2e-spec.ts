@@ -51,11 +51,22 @@ describe('the platform as a whole: registry through the REST API, health, errors
       description: expect.any(String),
       category: 'knowledge',
       transport: 'stdio',
+      isolation: 'sandbox',
+      visibility: 'public',
+      account_id: null,
+      builtin: true,
       package: '@modelcontextprotocol/server-memory',
       version: '2026.8.31',
+      launch: {
+        command: 'mcp-server-memory',
+        args: [],
+        env: { MEMORY_FILE_PATH: 'workdir:memory.jsonl' },
+      },
       credential_schema: expect.objectContaining({ type: 'object', additionalProperties: false }),
       config_schema: expect.objectContaining({ type: 'object' }),
       egress: [],
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
   });
 

@@ -35,6 +35,22 @@ describe('validatePayload', () => {
     });
   });
 
+  it('refuses a prototype key at any depth, naming where, instead of failing to read the payload', async () => {
+    for (const [data, where] of [
+      [JSON.parse('{"name":"a","inner":{"count":1,"__proto__":{"x":1}}}'), 'inner.__proto__'],
+      [
+        { name: 'a', inner: { count: 1, deep: [{ constructor: { prototype: {} } }] } },
+        'inner.deep.0.constructor',
+      ],
+      [{ name: 'a', prototype: 1 }, 'prototype'],
+    ] as const) {
+      expect(await validatePayload(Outer, data)).toEqual({
+        ok: false,
+        errors: [`${where} is a field name no payload may use`],
+      });
+    }
+  });
+
   it('accepts a valid payload and returns an instance of the contract class', async () => {
     const result = await validatePayload(Outer, { name: 'a', inner: { count: 1 } });
     expect(result.ok).toBe(true);

@@ -17,7 +17,15 @@ export async function validatePayload<T extends object>(
   }
   const nul = findNul(data);
   if (nul !== undefined) return { ok: false, errors: [`${nul} contains a NUL character`] };
-  const value = plainToInstance(cls as new () => T, data);
+  const prototypeKey = findPrototypeKey(data);
+  if (prototypeKey !== undefined)
+    return { ok: false, errors: [`${prototypeKey} is a field name no payload may use`] };
+  let value: T;
+  try {
+    value = plainToInstance(cls as new () => T, data);
+  } catch (error) {
+    return { ok: false, errors: [`payload cannot be read: ${(error as Error).message}`] };
+  }
   // Contracts have no async rules: the synchronous validator is the same check, with less overhead.
   const errors = validateSync(value, {
     whitelist: true,
@@ -73,6 +81,24 @@ export function findNul(data: unknown): string | undefined {
       const at = path ? `${path}.${key}` : key;
       if (key.includes('\u0000')) return path || 'a field name';
       stack.push([child, at]);
+    }
+  }
+  return undefined;
+}
+
+/** Keys that name object prototypes: never a field of a contract, and what class-transformer trips on. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The path of the first `__proto__`, `constructor` or `prototype` key at any depth, if any. */
+export function findPrototypeKey(data: unknown): string | undefined {
+  const stack: [unknown, string][] = [[data, '']];
+  while (stack.length > 0) {
+    const [item, path] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    for (const key of Object.keys(item)) {
+      const at = path ? `${path}.${key}` : key;
+      if (PROTOTYPE_KEYS.has(key)) return at;
+      stack.push([(item as Record<string, unknown>)[key], at]);
     }
   }
   return undefined;

@@ -39,6 +39,10 @@ function entry(id: string): McpServerEntry {
     config_schema: {},
     egress: [],
     builtin: false,
+    visibility: 'public',
+    account_id: null,
+    isolation: 'sandbox',
+    deleted_at: null,
     created_at: new Date(0).toISOString(),
     updated_at: new Date(0).toISOString(),
   };

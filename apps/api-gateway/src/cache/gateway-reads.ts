@@ -15,7 +15,7 @@ import { ReadCache } from './read-cache';
 
 /** How stale a connection read may be when an event is missed (`last_active_at` has no event). */
 export const CONNECTION_READ_TTL_MS = 1000;
-/** The catalog changes only when a type is added (an event) or the registry restarts. */
+/** The catalog changes only when a type is added, changed or deleted (events) or the registry restarts. */
 export const CATALOG_TTL_MS = 10_000;
 
 /**
@@ -26,7 +26,8 @@ export const CATALOG_TTL_MS = 10_000;
  */
 @Injectable()
 export class GatewayReads {
-  private readonly catalog = new ReadCache<{ data: McpServerEntry[] }>(CATALOG_TTL_MS, 1);
+  /** By viewer: `*` (the service role: everything) or an account (public and its templates). */
+  private readonly catalog = new ReadCache<{ data: McpServerEntry[] }>(CATALOG_TTL_MS, 1000);
   private readonly servers = new ReadCache<McpServerEntry>(CATALOG_TTL_MS, 1000);
   private readonly connections = new ReadCache<ConnectionView>(CONNECTION_READ_TTL_MS);
   private readonly lists = new ReadCache<ConnectionList>(CONNECTION_READ_TTL_MS);
@@ -52,12 +53,21 @@ export class GatewayReads {
     });
   }
 
-  listServers(): Promise<{ data: McpServerEntry[] }> {
-    return this.catalog.get('all', () => this.bus.send(RegistryServerList, {}));
+  /** The catalog; `accountId` (an account key's own): public types and its own templates. */
+  listServers(accountId?: string): Promise<{ data: McpServerEntry[] }> {
+    return this.catalog.get(accountId ?? '*', () =>
+      this.bus.send(RegistryServerList, accountId === undefined ? {} : { account_id: accountId }),
+    );
   }
 
-  getServer(id: string): Promise<McpServerEntry> {
-    return this.servers.get(id, () => this.bus.send(RegistryServerGet, { id }));
+  /** One type; `accountId`: another account's template is not found, as the registry says. */
+  getServer(id: string, accountId?: string): Promise<McpServerEntry> {
+    return this.servers.get(`${accountId ?? '*'}\n${id}`, () =>
+      this.bus.send(
+        RegistryServerGet,
+        accountId === undefined ? { id } : { id, account_id: accountId },
+      ),
+    );
   }
 
   /** One connection; `accountId` (an account key's own) must own it. */
@@ -82,7 +92,7 @@ export class GatewayReads {
   /** A connection changed (a write through this gateway, or an event). */
   readonly connectionChanged: (id: string, accountId?: string) => void;
 
-  /** A server type was added. */
+  /** A server type or template was added, changed or deleted. */
   readonly catalogChanged: () => void;
 
   private learn(view: ConnectionView): ConnectionView {

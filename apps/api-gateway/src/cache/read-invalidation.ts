@@ -1,6 +1,7 @@
 import {
   type ConnectionDeletedEvent,
   type ConnectionStatusChangedEvent,
+  RegistryServerChanged,
   RegistryServerCreated,
   SandboxConnectionDeleted,
   SandboxConnectionStatusChanged,
@@ -55,6 +56,11 @@ export class ReadInvalidationListener {
 
   @Handle(RegistryServerCreated, { everyReplica: true })
   serverCreated(): void {
+    this.reads.catalogChanged();
+  }
+
+  @Handle(RegistryServerChanged, { everyReplica: true })
+  serverChanged(): void {
     this.reads.catalogChanged();
   }
 }

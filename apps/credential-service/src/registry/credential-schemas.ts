@@ -62,7 +62,11 @@ export class CredentialSchemas {
   private async schemaOf(mcpServerId: string): Promise<CompiledSchema> {
     const cached = this.cache.get(mcpServerId);
     if (cached && Date.now() - cached.at < CACHE_MS) return cached;
-    const entry = await this.bus.send(RegistryServerGet, { id: mcpServerId });
+    // A deleted template's installs keep their credentials replaceable (include_deleted).
+    const entry = await this.bus.send(RegistryServerGet, {
+      id: mcpServerId,
+      include_deleted: true,
+    });
     const schema = entry.credential_schema as {
       properties?: Record<string, { contentMediaType?: string }>;
     };

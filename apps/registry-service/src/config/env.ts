@@ -1,5 +1,5 @@
 import { CommonEnv, validateEnv } from '@athenic/config';
-import { IsString, MinLength } from 'class-validator';
+import { IsInt, IsString, Max, Min, MinLength } from 'class-validator';
 import * as path from 'node:path';
 
 export class RegistryEnv extends CommonEnv {
@@ -7,6 +7,12 @@ export class RegistryEnv extends CommonEnv {
   @IsString()
   @MinLength(1)
   MCP_PACKAGES_DIR: string = 'mcp-packages';
+
+  /** Templates (`visibility: "account"`) one account may have at once, deleted ones not counted. */
+  @IsInt({ message: 'MAX_TEMPLATES_PER_ACCOUNT must be an integer' })
+  @Min(0)
+  @Max(10000)
+  MAX_TEMPLATES_PER_ACCOUNT: number = 20;
 }
 
 /** The only place this service reads process.env. */

@@ -1,5 +1,5 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { LaunchSpec } from '@athenic/contracts';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { LaunchSpec, Visibility } from '@athenic/contracts';
 
 @Entity({ name: 'servers' })
 export class McpServerEntity {
@@ -38,6 +38,21 @@ export class McpServerEntity {
 
   @Column('boolean', { default: false })
   builtin: boolean;
+
+  @Column('text', { default: 'public' })
+  visibility: Visibility;
+
+  /** The account owning a template (`visibility` "account"); null for a public type. */
+  @Index('IDX_servers_account')
+  @Column('text', { name: 'account_id', nullable: true })
+  accountId: string | null;
+
+  /**
+   * Soft delete: a deleted row stays (its id taken) so the connections installed from it still
+   * deploy; only lookups with `include_deleted` find it (docs/adr/0010-account-templates.md).
+   */
+  @Column('timestamptz', { name: 'deleted_at', nullable: true })
+  deletedAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

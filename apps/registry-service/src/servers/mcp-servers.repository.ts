@@ -11,8 +11,24 @@ export class McpServersRepository {
     this.rows = dataSource.getRepository(McpServerEntity);
   }
 
-  list(): Promise<McpServerEntity[]> {
-    return this.rows.find({ order: { id: 'ASC' } });
+  /** Entries not deleted; with `accountId`, the public ones and that account's templates. */
+  list(accountId?: string): Promise<McpServerEntity[]> {
+    const query = this.rows
+      .createQueryBuilder('s')
+      .where('s.deleted_at IS NULL')
+      .orderBy('s.id', 'ASC');
+    if (accountId !== undefined)
+      query.andWhere(`(s.visibility = 'public' OR s.account_id = :accountId)`, { accountId });
+    return query.getMany();
+  }
+
+  /** The account's templates not deleted (in the caller's transaction). */
+  countTemplates(manager: EntityManager, accountId: string): Promise<number> {
+    return manager
+      .getRepository(McpServerEntity)
+      .createQueryBuilder('s')
+      .where('s.account_id = :accountId AND s.deleted_at IS NULL', { accountId })
+      .getCount();
   }
 
   findById(id: string): Promise<McpServerEntity | null> {

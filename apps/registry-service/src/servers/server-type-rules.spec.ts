@@ -135,7 +135,7 @@ describe('server type rules', () => {
 
   it('refuses a package that is not installed', () => {
     expect(checkServerType(type({ package: 'left-pad@1.0.0' }), undefined)).toEqual([
-      'package left-pad@1.0.0 is not installed; install it with "npm run mcp:install -- left-pad@1.0.0" first',
+      'package left-pad@1.0.0 is not installed; an operator installs it with "npm run mcp:add -- left-pad@1.0.0" first',
     ]);
   });
 });

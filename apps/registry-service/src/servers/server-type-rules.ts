@@ -1,4 +1,4 @@
-import { type CreateMcpServerCommand, parseLaunchValue } from '@athenic/contracts';
+import { type McpServerFields, parseLaunchValue, TRANSPORTS } from '@athenic/contracts';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { InstalledPackage } from '@athenic/mcp-packages';
@@ -7,6 +7,13 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Variables the sandbox sets itself or that would change how Node or the loader behave. */
 const RESERVED_ENV = /^(PATH|HOME|TMPDIR|USER|NODE_OPTIONS|NODE_PATH|LD_.*|DYLD_.*|ATHENIC_.*)$/;
 const MAX_CREDENTIAL_LENGTH = 8192;
+/** The largest credential or config schema, as JSON text. */
+export const MAX_SCHEMA_BYTES = 16 * 1024;
+/** Properties of one credential or config schema. */
+export const MAX_SCHEMA_PROPERTIES = 64;
+/** A template's launch arguments and environment variables. */
+export const MAX_TEMPLATE_ARGS = 32;
+export const MAX_TEMPLATE_ENV = 32;
 /** Config keys every connection may set, whatever its type. */
 export const PLATFORM_CONFIG_KEYS = ['persistent_storage'];
 
@@ -22,20 +29,37 @@ type SchemaObject = {
   additionalProperties?: unknown;
 };
 
+/** The command that installs a package for the platform's sandboxes (scripts/mcp-add.mjs). */
+export function installCommand(spec: string): string {
+  return `npm run mcp:add -- ${spec}`;
+}
+
 /**
- * The rules a server type must meet beyond the shape of its fields: the schemas compile and are
- * strict, every reference of the launch spec names a declared key, the command belongs to the
- * installed package. Returns one line per problem, naming the field.
+ * The rules a server type must meet beyond the shape of its fields: the schemas compile, are
+ * strict and small, every reference of the launch spec names a declared key, the command belongs
+ * to the installed package. A template of an account (`template`) must run an executable of an
+ * installed package, never `node` or any other command, with at most 32 arguments and 32
+ * variables. Returns one line per problem, naming the field.
  */
 export function checkServerType(
-  type: CreateMcpServerCommand,
+  type: McpServerFields,
   installed: InstalledPackage | undefined,
+  template = false,
 ): string[] {
   const problems: string[] = [];
+  if (!(TRANSPORTS as readonly string[]).includes(type.transport)) {
+    return [
+      `transport "${type.transport}" (a remote MCP server) is not supported yet; only "stdio" servers from an installed npm package can be added`,
+    ];
+  }
   const credentials = checkObjectSchema('credential_schema', type.credential_schema, problems);
   const config = checkObjectSchema('config_schema', type.config_schema, problems);
 
   for (const [key, property] of Object.entries(credentials.properties ?? {})) {
+    if (typeof property !== 'object' || property === null) {
+      problems.push(`credential_schema.properties.${key} must be an object`);
+      continue;
+    }
     if (property.type !== 'string')
       problems.push(`credential_schema.properties.${key} must have type "string"`);
     const max = property.maxLength;
@@ -52,10 +76,18 @@ export function checkServerType(
       );
   }
 
-  if (type.package) {
+  if (template && !type.package) {
+    problems.push(
+      'package is required for a template: it runs an executable of an npm package the operator installed (name@version)',
+    );
+  } else if (type.package) {
     if (!installed) {
       problems.push(
-        `package ${type.package} is not installed; install it with "npm run mcp:install -- ${type.package}" first`,
+        `package ${type.package} is not installed; an operator installs it with "${installCommand(type.package)}" first`,
+      );
+    } else if (template && !installed.bins.includes(type.launch.command)) {
+      problems.push(
+        `launch.command must be an executable of ${installed.name} (${installed.bins.join(', ') || 'none'}); a template cannot run any other command`,
       );
     } else if (type.launch.command !== 'node' && !installed.bins.includes(type.launch.command)) {
       problems.push(
@@ -96,6 +128,13 @@ export function checkServerType(
         return;
     }
   };
+  if (template && type.launch.args.length > MAX_TEMPLATE_ARGS)
+    problems.push(`launch.args must have at most ${MAX_TEMPLATE_ARGS} items in a template`);
+  const envCount = Object.keys(type.launch.env).length;
+  if (envCount > (template ? MAX_TEMPLATE_ENV : 64))
+    problems.push(
+      `launch.env must have at most ${template ? MAX_TEMPLATE_ENV : 64} variables${template ? ' in a template' : ''}`,
+    );
   type.launch.args.forEach((arg, i) => check(`launch.args[${i}]`, arg));
   for (const [name, value] of Object.entries(type.launch.env)) {
     if (!ENV_NAME.test(name)) problems.push(`launch.env.${name} is not a valid variable name`);
@@ -112,6 +151,17 @@ function checkObjectSchema(
   problems: string[],
 ): SchemaObject {
   const s = schema as SchemaObject;
+  const bytes = Buffer.byteLength(JSON.stringify(schema), 'utf8');
+  if (bytes > MAX_SCHEMA_BYTES) {
+    problems.push(`${field} must be at most ${MAX_SCHEMA_BYTES} bytes of JSON (it has ${bytes})`);
+    return {};
+  }
+  if (
+    s.properties &&
+    typeof s.properties === 'object' &&
+    Object.keys(s.properties).length > MAX_SCHEMA_PROPERTIES
+  )
+    problems.push(`${field}.properties must have at most ${MAX_SCHEMA_PROPERTIES} keys`);
   if (s.type !== 'object') problems.push(`${field}.type must be "object"`);
   if (s.additionalProperties !== false)
     problems.push(`${field}.additionalProperties must be false, so unknown keys are refused`);

@@ -26,6 +26,10 @@ function entry(launch: McpServerEntry['launch']): McpServerEntry {
     config_schema: {},
     egress: [],
     builtin: false,
+    visibility: 'public',
+    account_id: null,
+    isolation: 'sandbox',
+    deleted_at: null,
     created_at: '',
     updated_at: '',
   };

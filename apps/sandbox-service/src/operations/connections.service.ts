@@ -54,7 +54,7 @@ export class ConnectionsService {
       const earlier = await this.replay(command);
       if (earlier) return earlier;
     }
-    const entry = await this.types.get(command.mcp_server_id);
+    const entry = await this.types.forInstall(command.mcp_server_id, command.account_id);
     const config = command.config ?? {};
     checkConfig(entry, config);
     await refuseDeniedTargets(this.guard, entry.config_schema, config, 'config');

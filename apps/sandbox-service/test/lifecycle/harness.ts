@@ -57,6 +57,10 @@ class FakeRegistry {
     return FAKE_TYPE;
   }
 
+  async forInstall(id: string): Promise<McpServerEntry> {
+    return this.get(id);
+  }
+
   async installed(): Promise<undefined> {
     return undefined;
   }

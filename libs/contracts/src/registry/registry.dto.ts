@@ -12,6 +12,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { IsAccountId } from '../shared/validators';
 
 /** Server type ids: the slug that `mcp_server_id` takes. */
 export const SERVER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -24,6 +25,20 @@ export const EGRESS_PATTERN =
 
 export const TRANSPORTS = ['stdio'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
+/**
+ * Remote transports a type or template may name in a later release (a URL instead of a package):
+ * accepted by the shape of a command so the answer can say "not supported yet" (400).
+ */
+export const PLANNED_TRANSPORTS = ['streamable-http', 'sse'] as const;
+export type PlannedTransport = (typeof PLANNED_TRANSPORTS)[number];
+
+/** `public`: every account sees it; `account`: a template only its account sees. */
+export const VISIBILITIES = ['public', 'account'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
+/** How a type's servers are kept apart: a sandbox per connection (stdio); `remote` is planned. */
+export const SERVER_ISOLATIONS = ['sandbox'] as const;
+export type ServerIsolation = (typeof SERVER_ISOLATIONS)[number];
 
 /**
  * How a server is started. `command` is a bin of the entry's package (or `node`), `args` items
@@ -47,14 +62,8 @@ export class LaunchSpec {
   env: Record<string, string>;
 }
 
-/** The fields an administrator gives to add a server type. */
-export class CreateMcpServerCommand {
-  @Matches(SERVER_ID_PATTERN, {
-    message:
-      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
-  })
-  id: string;
-
+/** What a server type or template says about its server (everything but its id and owner). */
+export class McpServerFields {
   @IsString()
   @MinLength(1)
   @MaxLength(120)
@@ -69,8 +78,10 @@ export class CreateMcpServerCommand {
   })
   category: string;
 
-  @IsIn(TRANSPORTS)
-  transport: Transport;
+  @IsIn([...TRANSPORTS, ...PLANNED_TRANSPORTS], {
+    message: `$property must be one of: ${[...TRANSPORTS, ...PLANNED_TRANSPORTS].join(', ')}`,
+  })
+  transport: Transport | PlannedTransport;
 
   @IsOptional()
   @Matches(NPM_PACKAGE_PATTERN, {
@@ -98,6 +109,77 @@ export class CreateMcpServerCommand {
     message: 'each value in $property must be a host name, "*.domain" or "*"',
   })
   egress: string[];
+}
+
+/**
+ * The fields given to add a server type (service role: `public` by default) or a template of one
+ * account (`visibility: "account"` with its `account_id`; an account key always makes these).
+ */
+export class CreateMcpServerCommand extends McpServerFields {
+  @Matches(SERVER_ID_PATTERN, {
+    message:
+      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
+  })
+  id: string;
+
+  /** Default: `account` when `account_id` is given, else `public`. */
+  @IsOptional()
+  @IsIn(VISIBILITIES)
+  visibility?: Visibility;
+
+  /** The account that owns a template (`visibility: "account"`). */
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
+}
+
+/** Replaces what a type or template says; `account_id`: the caller must own it (account keys). */
+export class UpdateMcpServerCommand extends McpServerFields {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  id: string;
+
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
+}
+
+/** Deletes a type or template; `account_id`: the caller must own it (account keys). */
+export class DeleteMcpServerCommand {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  id: string;
+
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
+}
+
+/**
+ * Creates the type or template a `server.json` document of the official MCP Registry describes
+ * (its npm package; remotes are refused for now). `id`: the new entry's id, else derived from the
+ * document's name. Visibility and owner as for `CreateMcpServerCommand`.
+ */
+export class ImportMcpServerCommand {
+  @IsObject()
+  document: Record<string, unknown>;
+
+  @IsOptional()
+  @Matches(SERVER_ID_PATTERN, {
+    message:
+      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
+  })
+  id?: string;
+
+  @IsOptional()
+  @IsIn(VISIBILITIES)
+  visibility?: Visibility;
+
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
 }
 
 /** A server type of the catalog. */
@@ -141,9 +223,29 @@ export class McpServerEntry {
   @IsString({ each: true })
   egress: string[];
 
-  /** Shipped with the platform (true) or added by an administrator (false). */
+  /** Shipped with the platform (true) or added by an administrator or an account (false). */
   @IsBoolean()
   builtin: boolean;
+
+  @IsIn(VISIBILITIES)
+  visibility: Visibility;
+
+  /** The account owning a template; null for a public type. */
+  @IsOptional()
+  @IsString()
+  account_id: string | null;
+
+  /** How its servers run apart from each other (from its transport). */
+  @IsIn(SERVER_ISOLATIONS)
+  isolation: ServerIsolation;
+
+  /**
+   * Set once a template or type is deleted. Only the platform's own lookups by id
+   * (`include_deleted`) still find it, so its installs keep working until deleted themselves.
+   */
+  @IsOptional()
+  @IsString()
+  deleted_at: string | null;
 
   @IsString()
   created_at: string;
@@ -164,6 +266,23 @@ export class GetMcpServerQuery {
   @MinLength(1)
   @MaxLength(128)
   id: string;
+
+  /** Answer only what this account may see (public types and its own templates). */
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
+
+  /** Find a deleted template or type too (a connection's deploy, its credentials). */
+  @IsOptional()
+  @IsBoolean()
+  include_deleted?: boolean;
+}
+
+export class ListMcpServersQuery {
+  /** Only what this account may see (public types and its own templates); else everything. */
+  @IsOptional()
+  @IsAccountId()
+  account_id?: string;
 }
 
 export class McpServerCreatedEvent {
@@ -172,4 +291,16 @@ export class McpServerCreatedEvent {
 
   @IsString()
   created_at: string;
+}
+
+/** A type or template changed or was deleted (`deleted: true`). */
+export class McpServerChangedEvent {
+  @IsString()
+  id: string;
+
+  @IsBoolean()
+  deleted: boolean;
+
+  @IsString()
+  updated_at: string;
 }

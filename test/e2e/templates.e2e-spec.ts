@@ -1,0 +1,266 @@
+import {
+  ApiClient,
+  connectMcpClient,
+  createTestInfrastructure,
+  REPO_ROOT,
+  resultText,
+  type TestInfrastructure,
+  TestPlatform,
+  waitForStatus,
+} from '@athenic/testing';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** Account A's own server type: memory-server's installed package, its own file and credential. */
+const TEMPLATE = {
+  id: 'a-notes',
+  name: 'Notes',
+  description: "Account A's memory, kept in a file of its own",
+  category: 'knowledge',
+  transport: 'stdio',
+  package: '@modelcontextprotocol/server-memory@2026.8.31',
+  launch: {
+    command: 'mcp-server-memory',
+    args: [],
+    env: { MEMORY_FILE_PATH: 'workdir:notes.jsonl', NOTES_LABEL: 'credential:label' },
+  },
+  credential_schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { label: { type: 'string', maxLength: 100, writeOnly: true } },
+  },
+  config_schema: { type: 'object', additionalProperties: false, properties: {} },
+  egress: [],
+};
+
+describe('templates per account: made, installed and used by one account, invisible to another', () => {
+  let infra: TestInfrastructure;
+  let platform: TestPlatform;
+  let admin: ApiClient;
+  let asA: ApiClient;
+  let asB: ApiClient;
+  let keyA: string;
+  let connectionId: string;
+
+  beforeAll(async () => {
+    infra = await createTestInfrastructure('templates');
+    platform = await new TestPlatform(infra, { env: { DEPLOY_TIMEOUT_MS: '8000' } }).start();
+    admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
+    const key = async (account: string) =>
+      (await admin.post('/functions/v1/api-keys', { account_id: account, name: 'templates' })).body
+        .key as string;
+    keyA = await key('tpl-acct-a');
+    asA = admin.withKey(keyA);
+    asB = admin.withKey(await key('tpl-acct-b'));
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await infra?.dispose();
+  });
+
+  it("lets account A add a template of an installed package; the catalog shows each entry's transport, isolation and visibility", async () => {
+    const created = await asA.post('/functions/v1/mcp-servers', TEMPLATE);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      id: 'a-notes',
+      transport: 'stdio',
+      isolation: 'sandbox',
+      visibility: 'account',
+      account_id: 'tpl-acct-a',
+      builtin: false,
+    });
+    const listA = await asA.get('/functions/v1/mcp-servers');
+    const notes = listA.body.data.find((e: any) => e.id === 'a-notes');
+    expect(notes).toMatchObject({
+      transport: 'stdio',
+      isolation: 'sandbox',
+      visibility: 'account',
+    });
+    expect(listA.body.data.find((e: any) => e.id === 'memory-server')).toMatchObject({
+      transport: 'stdio',
+      isolation: 'sandbox',
+      visibility: 'public',
+      account_id: null,
+    });
+  });
+
+  it('documents the template routes in the OpenAPI document', async () => {
+    const doc = (await admin.withKey(undefined).get('/docs-json')).body;
+    expect(Object.keys(doc.paths['/functions/v1/mcp-servers/{id}'])).toEqual(
+      expect.arrayContaining(['get', 'put', 'delete']),
+    );
+    expect(doc.paths['/functions/v1/mcp-servers/import'].post).toBeDefined();
+    expect(doc.components.schemas.McpServerFields.required).toEqual(
+      expect.arrayContaining(['name', 'launch', 'credential_schema']),
+    );
+    expect(doc.components.schemas.CreateMcpServerCommand.properties.visibility.enum).toEqual([
+      'public',
+      'account',
+    ]);
+    expect(Object.keys(doc.components.schemas.McpServerView.properties)).toEqual(
+      expect.arrayContaining(['transport', 'isolation', 'visibility', 'account_id']),
+    );
+  });
+
+  it('refuses what an account may not add, naming why, and adds nothing', async () => {
+    const publicOne = await asA.post('/functions/v1/mcp-servers', {
+      ...TEMPLATE,
+      id: 'a-public',
+      visibility: 'public',
+    });
+    expect(publicOne.status).toBe(403);
+    const command = await asA.post('/functions/v1/mcp-servers', {
+      ...TEMPLATE,
+      id: 'a-shell',
+      launch: { command: 'node', args: ['-e', 'require("child_process")'], env: {} },
+    });
+    expect(command.status).toBe(400);
+    expect(command.body.message).toContain('a template cannot run any other command');
+    const missing = await asA.post('/functions/v1/mcp-servers', {
+      ...TEMPLATE,
+      id: 'a-missing',
+      package: '@example/not-installed@1.2.3',
+    });
+    expect(missing.status).toBe(400);
+    expect(missing.body.message).toContain('npm run mcp:add -- @example/not-installed@1.2.3');
+    const remote = await asA.post('/functions/v1/mcp-servers', {
+      ...TEMPLATE,
+      id: 'a-remote',
+      transport: 'streamable-http',
+    });
+    expect(remote.status).toBe(400);
+    expect(remote.body.message).toContain('is not supported yet');
+    const remoteImport = await asA.post(
+      '/functions/v1/mcp-servers/import',
+      JSON.parse(
+        readFileSync(path.join(REPO_ROOT, 'test/fixtures/server-json/remote-only.json'), 'utf8'),
+      ),
+    );
+    expect(remoteImport.status).toBe(400);
+    expect(remoteImport.body.message).toContain('remotes');
+    for (const id of ['a-public', 'a-shell', 'a-missing', 'a-remote', 'weather'])
+      expect((await admin.get(`/functions/v1/mcp-servers/${id}`)).status).toBe(404);
+  });
+
+  it('imports a server.json document as a template of the caller', async () => {
+    const res = await asA.post(
+      '/functions/v1/mcp-servers/import?id=a-imported-memory',
+      JSON.parse(
+        readFileSync(path.join(REPO_ROOT, 'test/fixtures/server-json/memory-server.json'), 'utf8'),
+      ),
+    );
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      id: 'a-imported-memory',
+      visibility: 'account',
+      account_id: 'tpl-acct-a',
+      package: '@modelcontextprotocol/server-memory',
+      launch: { command: 'mcp-server-memory' },
+    });
+    expect((await asB.get('/functions/v1/mcp-servers/a-imported-memory')).status).toBe(404);
+  });
+
+  it('installs the template for A and serves its tools through the MCP endpoint', async () => {
+    const installed = await asA.install({
+      mcp_server_id: 'a-notes',
+      title: 'My notes',
+      provided_credential_schema: { label: 'first' },
+    });
+    connectionId = installed.id;
+    const running = await waitForStatus(asA, connectionId, 'mcpRunning');
+    expect(running.mcp_server_id).toBe('a-notes');
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${connectionId}/mcp`,
+      keyA,
+      'template-user',
+    );
+    await client.callTool({
+      name: 'create_entities',
+      arguments: {
+        entities: [{ name: 'Ada', entityType: 'person', observations: ['wrote a program'] }],
+      },
+    });
+    expect(resultText(await client.callTool({ name: 'read_graph', arguments: {} }))).toContain(
+      'wrote a program',
+    );
+    await client.close();
+  });
+
+  it("answers account B 404 everywhere for A's template, and lists it nowhere", async () => {
+    expect(
+      (await asB.get('/functions/v1/mcp-servers')).body.data.map((e: any) => e.id),
+    ).not.toContain('a-notes');
+    const { id: _id, ...fields } = TEMPLATE;
+    for (const res of [
+      await asB.get('/functions/v1/mcp-servers/a-notes'),
+      await asB.put('/functions/v1/mcp-servers/a-notes', { ...fields, name: 'Mine now' }),
+      await asB.delete('/functions/v1/mcp-servers/a-notes'),
+      await asB.post('/functions/v1/mcp-connections/install', {
+        mcp_server_id: 'a-notes',
+        title: 'Stolen',
+      }),
+    ]) {
+      expect(res.status).toBe(404);
+      expect(res.body.error).toBe('not_found');
+    }
+    // Nothing changed for A.
+    expect((await asA.get('/functions/v1/mcp-servers/a-notes')).body.name).toBe('Notes');
+    expect((await asB.get('/functions/v1/mcp-connections')).body.data).toEqual([]);
+  });
+
+  it('lets A update its template', async () => {
+    const { id: _id, ...fields } = TEMPLATE;
+    const res = await asA.put('/functions/v1/mcp-servers/a-notes', {
+      ...fields,
+      description: 'Updated',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      id: 'a-notes',
+      description: 'Updated',
+      visibility: 'account',
+    });
+  });
+
+  it("keeps A's install working after A deletes the template: restart, credential replace, start and stop", async () => {
+    expect((await asA.delete('/functions/v1/mcp-servers/a-notes')).status).toBe(204);
+    expect((await asA.get('/functions/v1/mcp-servers/a-notes')).status).toBe(404);
+    expect(
+      (await asA.get('/functions/v1/mcp-servers')).body.data.map((e: any) => e.id),
+    ).not.toContain('a-notes');
+    // A new install of a deleted template is refused; the id stays taken.
+    const again = await asA.post('/functions/v1/mcp-connections/install', {
+      mcp_server_id: 'a-notes',
+      title: 'Again',
+    });
+    expect(again.status).toBe(404);
+    expect((await asA.post('/functions/v1/mcp-servers', TEMPLATE)).status).toBe(409);
+
+    const url = `${platform.baseUrl}/functions/v1/mcp-connections/${connectionId}/mcp`;
+    expect((await asA.post(`/functions/v1/mcp-connections/${connectionId}/stop`)).status).toBe(202);
+    await waitForStatus(asA, connectionId, 'mcpStopped');
+    expect((await asA.post(`/functions/v1/mcp-connections/${connectionId}/start`)).status).toBe(
+      202,
+    );
+    await waitForStatus(asA, connectionId, 'mcpRunning');
+    const replaced = await asA.put(`/functions/v1/mcp-connections/${connectionId}/credentials`, {
+      provided_credential_schema: { label: 'second' },
+    });
+    expect(replaced.status).toBe(202);
+    await waitForStatus(asA, connectionId, 'mcpRunning');
+    const client = await connectMcpClient(url, keyA, 'after-delete');
+    // A redeploy starts with a fresh working dir (no persistent_storage): the server works anew.
+    await client.callTool({
+      name: 'create_entities',
+      arguments: {
+        entities: [{ name: 'Grace', entityType: 'person', observations: ['found a moth'] }],
+      },
+    });
+    expect(resultText(await client.callTool({ name: 'read_graph', arguments: {} }))).toContain(
+      'found a moth',
+    );
+    await client.close();
+    expect((await asA.delete(`/functions/v1/mcp-connections/${connectionId}`)).status).toBe(204);
+  });
+});
