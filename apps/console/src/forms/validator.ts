@@ -3,7 +3,6 @@ import {
   type CustomValidator,
   type ErrorTransformer,
   type RJSFSchema,
-  type RJSFValidationError,
   toErrorSchema,
   type UiSchema,
   unwrapErrorHandler,
