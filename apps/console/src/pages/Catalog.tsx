@@ -54,6 +54,10 @@ export function Catalog() {
                 <dd>{server.category}</dd>
                 <dt>Transport</dt>
                 <dd>{server.transport}</dd>
+                <dt>Isolation</dt>
+                <dd>{server.isolation ?? '—'}</dd>
+                <dt>Visibility</dt>
+                <dd>{server.visibility === 'account' ? 'this account’s template' : 'public'}</dd>
                 <dt>Egress</dt>
                 <dd>{server.egress.length ? server.egress.join(', ') : 'none'}</dd>
                 <dt>Credentials</dt>
