@@ -162,9 +162,16 @@ export function replicasSuite(provider: 'local' | 'e2b'): void {
         },
         { timeoutMs: 90_000, intervalMs: 500 },
       );
-      await eventually(() => {
-        for (const id of all) expect(serverProcesses(id)).toHaveLength(1);
-      });
+      // Once: a sandbox B had started for a deploy still under way when it was killed is an
+      // orphan, swept only once it is older than the deploy deadline plus 5 s (DEPLOY_TIMEOUT_MS,
+      // default 60 s: a younger one may be a live replica's deploy; docs/lifecycle.md), so this
+      // waits for that sweep.
+      await eventually(
+        () => {
+          for (const id of all) expect(serverProcesses(id)).toHaveLength(1);
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
       if (e2b) {
         // Adopted in place: the same sandbox and the same server process as before the kill.
         for (const id of ids) {
