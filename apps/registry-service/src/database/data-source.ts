@@ -3,6 +3,7 @@ import { OutboxMessageEntity, outboxMigration } from '@athenic/messaging';
 import type { DataSource } from 'typeorm';
 import { McpServerEntity } from '../servers/mcp-server.entity';
 import { CreateServers1763900000000 } from '../migrations/1763900000000-create-servers';
+import { AddRemote1796000000000 } from '../migrations/1796000000000-add-remote';
 
 export const REGISTRY_SCHEMA = 'registry';
 
@@ -11,7 +12,11 @@ export function registryDataSource(url: string): DataSource {
     url,
     schema: REGISTRY_SCHEMA,
     entities: [McpServerEntity, OutboxMessageEntity],
-    migrations: [CreateServers1763900000000, outboxMigration(REGISTRY_SCHEMA, 1763900000001)],
+    migrations: [
+      CreateServers1763900000000,
+      outboxMigration(REGISTRY_SCHEMA, 1763900000001),
+      AddRemote1796000000000,
+    ],
     poolSize: 5,
   });
 }

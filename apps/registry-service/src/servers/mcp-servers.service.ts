@@ -105,11 +105,16 @@ export class McpServersService {
       transport: command.transport,
       packageName: pkg?.name ?? null,
       packageVersion: pkg?.version ?? null,
-      launch: {
-        command: command.launch.command,
-        args: [...command.launch.args],
-        env: { ...command.launch.env },
-      },
+      launch: command.launch
+        ? {
+            command: command.launch.command,
+            args: [...command.launch.args],
+            env: { ...command.launch.env },
+          }
+        : null,
+      remote: command.remote
+        ? { url: command.remote.url, headers: { ...command.remote.headers } }
+        : null,
       credentialSchema: command.credential_schema,
       configSchema: command.config_schema,
       egress: command.egress,
@@ -128,6 +133,7 @@ function comparable(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): unkn
     packageName,
     packageVersion,
     launch,
+    remote,
     credentialSchema,
     configSchema,
     egress,
@@ -143,6 +149,7 @@ function comparable(row: Omit<McpServerEntity, 'createdAt' | 'updatedAt'>): unkn
       packageName,
       packageVersion,
       launch,
+      remote,
       credentialSchema,
       configSchema,
       egress,
@@ -161,6 +168,7 @@ export function toEntry(row: McpServerEntity): McpServerEntry {
     package: row.packageName,
     version: row.packageVersion,
     launch: row.launch,
+    remote: row.remote,
     credential_schema: row.credentialSchema,
     config_schema: row.configSchema,
     egress: row.egress,

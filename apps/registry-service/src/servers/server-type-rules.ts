@@ -1,4 +1,9 @@
-import { type CreateMcpServerCommand, parseLaunchValue } from '@athenic/contracts';
+import {
+  type CreateMcpServerCommand,
+  checkRemoteTemplate,
+  isRemoteTransport,
+  parseLaunchValue,
+} from '@athenic/contracts';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { InstalledPackage } from '@athenic/mcp-packages';
@@ -52,17 +57,39 @@ export function checkServerType(
       );
   }
 
+  if (isRemoteTransport(type.transport)) {
+    // A remote server runs elsewhere: no package, no launch spec, no declared egress of its own
+    // (its URL is its one place to reach, checked by the egress rule at install and connect).
+    if (type.package)
+      problems.push(`package is for stdio servers; a ${type.transport} server has none`);
+    if (type.launch)
+      problems.push(`launch is for stdio servers; a ${type.transport} server has none`);
+    if (type.egress.length > 0)
+      problems.push('egress must be [] for a remote server: its URL is the one place it reaches');
+    if (!type.remote) problems.push(`remote is required for a ${type.transport} server`);
+    else
+      problems.push(
+        ...checkRemoteTemplate(type.remote, type.config_schema, type.credential_schema),
+      );
+    return problems;
+  }
+  if (type.remote) problems.push('remote is for "streamable-http" and "sse" servers, not stdio');
+  if (!type.launch) {
+    problems.push('launch is required for a stdio server');
+    return problems;
+  }
+  const launch = type.launch;
   if (type.package) {
     if (!installed) {
       problems.push(
         `package ${type.package} is not installed; install it with "npm run mcp:install -- ${type.package}" first`,
       );
-    } else if (type.launch.command !== 'node' && !installed.bins.includes(type.launch.command)) {
+    } else if (launch.command !== 'node' && !installed.bins.includes(launch.command)) {
       problems.push(
         `launch.command must be "node" or an executable of ${installed.name} (${installed.bins.join(', ') || 'none'})`,
       );
     }
-  } else if (type.launch.command !== 'node') {
+  } else if (launch.command !== 'node') {
     problems.push('launch.command must be "node" when no package is given');
   }
 
@@ -96,8 +123,8 @@ export function checkServerType(
         return;
     }
   };
-  type.launch.args.forEach((arg, i) => check(`launch.args[${i}]`, arg));
-  for (const [name, value] of Object.entries(type.launch.env)) {
+  launch.args.forEach((arg, i) => check(`launch.args[${i}]`, arg));
+  for (const [name, value] of Object.entries(launch.env)) {
     if (!ENV_NAME.test(name)) problems.push(`launch.env.${name} is not a valid variable name`);
     else if (RESERVED_ENV.test(name))
       problems.push(`launch.env.${name} is set by the sandbox and cannot be overridden`);

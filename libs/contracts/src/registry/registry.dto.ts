@@ -10,8 +10,10 @@ import {
   Matches,
   MaxLength,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { MAX_REMOTE_URL_LENGTH, REMOTE_TRANSPORTS } from './remote-template';
 
 /** Server type ids: the slug that `mcp_server_id` takes. */
 export const SERVER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -22,7 +24,8 @@ export const NPM_PACKAGE_PATTERN =
 export const EGRESS_PATTERN =
   /^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:\d{1,5})?$/;
 
-export const TRANSPORTS = ['stdio'] as const;
+/** `stdio`: a package run in a sandbox; the others: a server already running elsewhere (remote-template.ts). */
+export const TRANSPORTS = ['stdio', ...REMOTE_TRANSPORTS] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 /**
@@ -45,6 +48,21 @@ export class LaunchSpec {
 
   @IsObject()
   env: Record<string, string>;
+}
+
+/**
+ * Where a remote server is (`transport` "streamable-http" or "sse"): `url` may hold `{config_key}`
+ * variables, header values `{config_key}` and `{credential:key}` ones
+ * (`{"Authorization": "Bearer {credential:token}"}`). Checked by `checkRemoteTemplate`.
+ */
+export class RemoteSpec {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MAX_REMOTE_URL_LENGTH)
+  url: string;
+
+  @IsObject()
+  headers: Record<string, string>;
 }
 
 /** The fields an administrator gives to add a server type. */
@@ -78,10 +96,19 @@ export class CreateMcpServerCommand {
   })
   package?: string;
 
+  /** How a stdio server is started; not given for a remote one. */
+  @ValidateIf((o: CreateMcpServerCommand) => o.transport === 'stdio' || o.launch !== undefined)
   @IsObject()
   @ValidateNested()
   @Type(() => LaunchSpec)
-  launch: LaunchSpec;
+  launch?: LaunchSpec;
+
+  /** Where a remote server is; required for "streamable-http" and "sse", refused for "stdio". */
+  @ValidateIf((o: CreateMcpServerCommand) => o.transport !== 'stdio' || o.remote !== undefined)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RemoteSpec)
+  remote?: RemoteSpec;
 
   /** JSON Schema (type object) of the credentials; secret fields carry `writeOnly: true`. */
   @IsObject()
@@ -127,9 +154,17 @@ export class McpServerEntry {
   @IsString()
   version: string | null;
 
+  /** How a stdio server is started; null for a remote one. */
+  @IsOptional()
   @ValidateNested()
   @Type(() => LaunchSpec)
-  launch: LaunchSpec;
+  launch: LaunchSpec | null;
+
+  /** Where a remote server is; null (or absent) for a stdio one. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RemoteSpec)
+  remote?: RemoteSpec | null;
 
   @IsObject()
   credential_schema: Record<string, unknown>;
