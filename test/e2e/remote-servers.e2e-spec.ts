@@ -53,18 +53,21 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
   // The canary: the one credential of these tests; it must reach the remote server and nothing else.
   const token = `tok_${randomBytes(16).toString('hex')}`;
   const remote = new RemoteMcpServer(token, '/acme/mcp');
+  const older = new RemoteMcpServer(token, '/acme/sse', 'sse');
   const model = new FakeOpenAi([]);
   let runningId: string;
   let refusedId: string;
+  let sseId: string;
 
   beforeAll(async () => {
     await remote.start();
+    await older.start();
     await model.start();
     infra = await createTestInfrastructure('remote-servers');
     platform = await new TestPlatform(infra, {
       env: {
         // The on-premise server: opened as an operator would (a host address needs its port).
-        EGRESS_ALLOW_PRIVATE: `127.0.0.1:${remote.port}`,
+        EGRESS_ALLOW_PRIVATE: `127.0.0.1:${remote.port},127.0.0.1:${older.port}`,
         DEPLOY_TIMEOUT_MS: '15000',
         AGENT_MODEL: 'openai:gpt-test',
         OPENAI_API_KEY: model.apiKey,
@@ -79,6 +82,7 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
     await infra?.dispose();
     await model.stop();
     await remote.stop();
+    await older.stop();
   });
 
   it.each([
@@ -248,6 +252,49 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
     await waitForStatus(admin, refusedId, 'mcpRunning');
   });
 
+  it('connects an older server over HTTP+SSE (transport "sse") the same way', async () => {
+    const created = await admin.post(
+      '/functions/v1/mcp-servers',
+      remoteType({
+        id: 'remote-sse',
+        transport: 'sse',
+        remote: {
+          url: 'http://127.0.0.1:{port}/{tenant}/sse',
+          headers: { Authorization: 'Bearer {credential:token}' },
+        },
+      }),
+    );
+    expect(created.status).toBe(201);
+    const installed = await admin.install({
+      mcp_server_id: 'remote-sse',
+      account_id: ACCOUNT,
+      title: 'Older server',
+      config: { port: older.port, tenant: 'acme' },
+      provided_credential_schema: { token },
+    });
+    sseId = installed.id;
+    const running = await waitForStatus(admin, sseId, 'mcpRunning');
+    expect(running.isolation).toBe('remote');
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${sseId}/mcp`,
+      platform.serviceRoleKey,
+    );
+    expect(
+      resultText(await client.callTool({ name: 'echo', arguments: { text: 'via sse' } })),
+    ).toBe('remote echo: via sse');
+    await client.close();
+
+    const refused = await admin.install({
+      mcp_server_id: 'remote-sse',
+      account_id: ACCOUNT,
+      title: 'Older server, wrong token',
+      config: { port: older.port, tenant: 'acme' },
+      provided_credential_schema: { token: 'tok_not_this_one' },
+    });
+    const failed = await waitForStatus(admin, refused.id, 'mcpError');
+    expect(failed.status_reason).toMatch(/refused the credentials \(HTTP 401\)/);
+  });
+
   it('refuses an install whose URL names an address EGRESS_ALLOW_PRIVATE does not open (400 egress_denied, nothing created)', async () => {
     const before = (await admin.get(`/functions/v1/mcp-connections?account_id=${ACCOUNT}`)).body
       .data.length;
@@ -281,7 +328,7 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
 
   it('never shows the token: not in logs, events, connections, agent runs, nor any service output', async () => {
     const texts: string[] = [];
-    for (const id of [runningId, refusedId]) {
+    for (const id of [runningId, refusedId, sseId]) {
       for (const path of ['', '/events', '/logs?tail=1000'])
         texts.push(
           JSON.stringify((await admin.get(`/functions/v1/mcp-connections/${id}${path}`)).body),

@@ -1,7 +1,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { randomUUID } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 
@@ -9,11 +10,14 @@ import { z } from 'zod';
  * A real MCP server over Streamable HTTP on loopback (the MCP SDK's McpServer and
  * StreamableHTTPServerTransport on a node http server), as a remote or on-premise server the
  * platform connects to: it answers only `path` and only requests carrying
- * `Authorization: Bearer <token>` (401 otherwise). Tools: `echo` and `add`.
+ * `Authorization: Bearer <token>` (401 otherwise). Tools: `echo` and `add`. With `sse`, the older
+ * HTTP+SSE transport instead: GET `path` opens the event stream, POST `path/messages` carries
+ * the client's messages.
  */
 export class RemoteMcpServer {
   private server: Server | undefined;
   private readonly sessions = new Map<string, StreamableHTTPServerTransport>();
+  private readonly sseSessions = new Map<string, SSEServerTransport>();
   /** Every request: its method and whether its token was right. */
   readonly requests: { method: string; authorized: boolean }[] = [];
   port = 0;
@@ -21,6 +25,7 @@ export class RemoteMcpServer {
   constructor(
     private readonly token: string,
     readonly path = '/mcp',
+    readonly transport: 'streamable-http' | 'sse' = 'streamable-http',
   ) {}
 
   get url(): string {
@@ -36,6 +41,7 @@ export class RemoteMcpServer {
         res.end(JSON.stringify({ error: 'invalid_token' }));
         return;
       }
+      if (this.transport === 'sse') return this.sse(req, res);
       if (new URL(req.url ?? '/', 'http://x').pathname !== this.path) {
         res.writeHead(404).end();
         return;
@@ -71,6 +77,23 @@ export class RemoteMcpServer {
     return this;
   }
 
+  private sse(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && url.pathname === this.path) {
+      const transport = new SSEServerTransport(`${this.path}/messages`, res);
+      this.sseSessions.set(transport.sessionId, transport);
+      transport.onclose = () => this.sseSessions.delete(transport.sessionId);
+      void this.mcpServer().connect(transport);
+      return;
+    }
+    const transport = this.sseSessions.get(url.searchParams.get('sessionId') ?? '');
+    if (req.method === 'POST' && url.pathname === `${this.path}/messages` && transport) {
+      void transport.handlePostMessage(req, res);
+      return;
+    }
+    res.writeHead(404).end();
+  }
+
   private mcpServer(): McpServer {
     const server = new McpServer({ name: 'remote-test-server', version: '1.0.0' });
     server.registerTool(
@@ -87,7 +110,8 @@ export class RemoteMcpServer {
   }
 
   async stop(): Promise<void> {
-    for (const transport of this.sessions.values()) await transport.close().catch(() => undefined);
+    for (const transport of [...this.sessions.values(), ...this.sseSessions.values()])
+      await transport.close().catch(() => undefined);
     this.server?.closeAllConnections();
     await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
   }
