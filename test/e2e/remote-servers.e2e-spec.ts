@@ -295,6 +295,24 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
     expect(failed.status_reason).toMatch(/refused the credentials \(HTTP 401\)/);
   });
 
+  it('puts a running connection in mcpError when the server starts refusing its credentials (revoked): no endless retries', async () => {
+    remote.token = `tok_rotated_${randomBytes(8).toString('hex')}`;
+    try {
+      const client = await connectMcpClient(
+        `${platform.baseUrl}/functions/v1/mcp-connections/${refusedId}/mcp`,
+        platform.serviceRoleKey,
+      );
+      await expect(
+        client.callTool({ name: 'echo', arguments: { text: 'after revocation' } }),
+      ).rejects.toThrow();
+      await client.close();
+      const failed = await waitForStatus(admin, refusedId, 'mcpError');
+      expect(failed.status_reason).toMatch(/refused the credentials \(HTTP 401\)/);
+    } finally {
+      remote.token = token;
+    }
+  });
+
   it('refuses an install whose URL names an address EGRESS_ALLOW_PRIVATE does not open (400 egress_denied, nothing created)', async () => {
     const before = (await admin.get(`/functions/v1/mcp-connections?account_id=${ACCOUNT}`)).body
       .data.length;

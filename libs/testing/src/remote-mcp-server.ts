@@ -23,7 +23,8 @@ export class RemoteMcpServer {
   port = 0;
 
   constructor(
-    private readonly token: string,
+    /** The one token it accepts; change it to revoke the old one. */
+    public token: string,
     readonly path = '/mcp',
     readonly transport: 'streamable-http' | 'sse' = 'streamable-http',
   ) {}
