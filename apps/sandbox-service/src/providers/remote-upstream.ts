@@ -22,6 +22,8 @@ export interface RemoteUpstreamOptions {
 export type RemoteFailure = { kind: 'credentials' | 'egress' | 'transport'; reason: string };
 
 const JSONRPC_INTERNAL_ERROR = -32603;
+/** How long a stop waits for the server to end its session. */
+const SESSION_END_WAIT_MS = 3000;
 
 /**
  * A remote MCP server as the bridge's upstream (`UpstreamProcess`): the bridge writes JSON-RPC
@@ -86,8 +88,15 @@ export class RemoteUpstream implements UpstreamProcess {
 
   async stop(): Promise<ExitInfo> {
     if (this.exit) return this.exit;
-    if (this.transport instanceof StreamableHTTPClientTransport && this.transport.sessionId)
-      await this.transport.terminateSession().catch(() => undefined);
+    // Ends the server's session (DELETE), without waiting long for a server that does not answer.
+    if (this.transport instanceof StreamableHTTPClientTransport && this.transport.sessionId) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.transport.terminateSession().catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, SESSION_END_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     this.finish({ code: 0, signal: null });
     return this.exit!;
   }
@@ -129,7 +138,12 @@ export class RemoteUpstream implements UpstreamProcess {
     while ((newline = this.buffered.indexOf('\n')) >= 0) {
       const line = this.buffered.slice(0, newline);
       this.buffered = this.buffered.slice(newline + 1);
-      if (line.trim()) this.send(JSON.parse(line) as JSONRPCMessage);
+      if (!line.trim()) continue;
+      try {
+        this.send(JSON.parse(line) as JSONRPCMessage);
+      } catch {
+        // The bridge writes JSON-RPC only; anything else is not sent on.
+      }
     }
   }
 
