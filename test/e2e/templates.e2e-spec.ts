@@ -85,6 +85,49 @@ describe('templates per account: made, installed and used by one account, invisi
     });
   });
 
+  it('lets account A add a remote server as a template: its URL and header templates, isolation "remote", seen by A alone', async () => {
+    const created = await asA.post('/functions/v1/mcp-servers', {
+      id: 'a-remote-crm',
+      name: 'CRM',
+      description: "Account A's CRM, reached over Streamable HTTP",
+      category: 'internal',
+      transport: 'streamable-http',
+      remote: {
+        url: 'https://{host}/mcp',
+        headers: { Authorization: 'Bearer {credential:token}' },
+      },
+      credential_schema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { token: { type: 'string', maxLength: 200, writeOnly: true } },
+      },
+      config_schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host'],
+        properties: { host: { type: 'string', maxLength: 200 } },
+      },
+      egress: [],
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      id: 'a-remote-crm',
+      transport: 'streamable-http',
+      isolation: 'remote',
+      visibility: 'account',
+      account_id: 'tpl-acct-a',
+      builtin: false,
+      package: null,
+      launch: null,
+      remote: {
+        url: 'https://{host}/mcp',
+        headers: { Authorization: 'Bearer {credential:token}' },
+      },
+    });
+    expect((await asB.get('/functions/v1/mcp-servers/a-remote-crm')).status).toBe(404);
+    expect((await asA.delete('/functions/v1/mcp-servers/a-remote-crm')).status).toBe(204);
+  });
+
   it('documents the template routes in the OpenAPI document', async () => {
     const doc = (await admin.withKey(undefined).get('/docs-json')).body;
     expect(Object.keys(doc.paths['/functions/v1/mcp-servers/{id}'])).toEqual(
@@ -92,7 +135,10 @@ describe('templates per account: made, installed and used by one account, invisi
     );
     expect(doc.paths['/functions/v1/mcp-servers/import'].post).toBeDefined();
     expect(doc.components.schemas.McpServerFields.required).toEqual(
-      expect.arrayContaining(['name', 'launch', 'credential_schema']),
+      expect.arrayContaining(['name', 'transport', 'credential_schema']),
+    );
+    expect(Object.keys(doc.components.schemas.McpServerFields.properties)).toEqual(
+      expect.arrayContaining(['launch', 'remote']),
     );
     expect(doc.components.schemas.CreateMcpServerCommand.properties.visibility.enum).toEqual([
       'public',
@@ -130,7 +176,7 @@ describe('templates per account: made, installed and used by one account, invisi
       transport: 'streamable-http',
     });
     expect(remote.status).toBe(400);
-    expect(remote.body.message).toContain('is not supported yet');
+    expect(remote.body.message).toBe('Invalid request: remote is required.');
     const remoteImport = await asA.post(
       '/functions/v1/mcp-servers/import',
       JSON.parse(

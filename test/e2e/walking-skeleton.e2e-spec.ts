@@ -51,6 +51,7 @@ describe('the platform as a whole: registry through the REST API, health, errors
       description: expect.any(String),
       category: 'knowledge',
       transport: 'stdio',
+      remote: null,
       isolation: 'sandbox',
       visibility: 'public',
       account_id: null,
@@ -252,8 +253,12 @@ describe('the platform as a whole: registry through the REST API, health, errors
         '/health',
       ]),
     );
+    // launch is required for a stdio server only, remote for a remote one (registry.dto.ts).
     expect(doc.body.components.schemas.CreateMcpServerCommand.required).toEqual(
-      expect.arrayContaining(['id', 'launch']),
+      expect.arrayContaining(['id', 'transport']),
+    );
+    expect(Object.keys(doc.body.components.schemas.CreateMcpServerCommand.properties)).toEqual(
+      expect.arrayContaining(['launch', 'remote']),
     );
     const ui = await anonymous.get('/docs');
     expect(ui.status).toBe(200);

@@ -125,7 +125,7 @@ describe('registry templates on Postgres', () => {
       account_id: A,
     });
     expect(updated).toMatchObject({ name: 'Renamed', visibility: 'account', account_id: A });
-    expect(updated.launch.env).toEqual({ MEMORY_FILE_PATH: 'workdir:x' });
+    expect(updated.launch?.env).toEqual({ MEMORY_FILE_PATH: 'workdir:x' });
   });
 
   it('deletes softly: gone from the catalog and from account lookups, still found for its installs, id kept', async () => {
@@ -259,9 +259,20 @@ describe('registry templates on Postgres', () => {
       'credential_schema.additionalProperties must be false',
     ],
     [
-      'a remote transport',
+      'a remote transport that keeps a package and launch spec instead of a URL',
       { transport: 'streamable-http' },
-      'transport "streamable-http" (a remote MCP server) is not supported yet',
+      'package is for stdio servers; a streamable-http server has none',
+    ],
+    [
+      'a remote transport whose URL is not http(s)',
+      {
+        transport: 'sse',
+        package: undefined,
+        launch: undefined,
+        credential_schema: { type: 'object', additionalProperties: false, properties: {} },
+        remote: { url: 'file:///etc/passwd', headers: {} },
+      },
+      'remote.url must start with http:// or https://',
     ],
   ])(
     'refuses a template with %s, naming it, and writes nothing',
@@ -278,6 +289,43 @@ describe('registry templates on Postgres', () => {
       );
     },
   );
+
+  it('makes a remote server a template of its account: a URL and header templates, isolation "remote"', async () => {
+    const C = 'acct-templates-c';
+    const created = await registry.create(
+      template('c-remote', {
+        account_id: C,
+        transport: 'streamable-http',
+        package: undefined,
+        launch: undefined,
+        remote: {
+          url: 'https://{host}/mcp',
+          headers: { Authorization: 'Bearer {credential:note}' },
+        },
+        config_schema: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { host: { type: 'string', maxLength: 200 } },
+          required: ['host'],
+        },
+      }),
+    );
+    expect(created).toMatchObject({
+      id: 'c-remote',
+      visibility: 'account',
+      account_id: C,
+      transport: 'streamable-http',
+      isolation: 'remote',
+      package: null,
+      launch: null,
+      remote: { url: 'https://{host}/mcp', headers: { Authorization: 'Bearer {credential:note}' } },
+      egress: [],
+    });
+    expect((await registry.list({ account_id: B })).data.map((e) => e.id)).not.toContain(
+      'c-remote',
+    );
+    await registry.delete({ id: 'c-remote', account_id: C });
+  });
 
   it('needs an owner for a template and none for a public type', async () => {
     await expect(
@@ -362,7 +410,7 @@ describe('registry templates on Postgres', () => {
         id: 'pg-imported',
       });
       expect(postgres).toMatchObject({ visibility: 'public', account_id: null });
-      expect(postgres.launch.args).toEqual(['credential:connection_string']);
+      expect(postgres.launch?.args).toEqual(['credential:connection_string']);
       expect(postgres.credential_schema).toMatchObject({
         required: ['connection_string'],
         properties: { connection_string: { writeOnly: true } },

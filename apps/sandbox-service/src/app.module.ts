@@ -22,6 +22,7 @@ import { ConnectionsService } from './operations/connections.service';
 import { BridgeHost } from './providers/bridge-host';
 import { E2bProvider, e2bSettings } from './providers/e2b.provider';
 import { LocalProvider } from './providers/local.provider';
+import { RemoteConnector } from './providers/remote-connector';
 import { SANDBOX_PROVIDER } from './providers/sandbox-provider';
 import { ServerTypes } from './registry/server-types';
 
@@ -63,6 +64,7 @@ export class AppModule {
             useFactory: (settings: SandboxConfig) => createEgressGuard(settings.env),
           },
           LocalProvider,
+          RemoteConnector,
           {
             provide: SANDBOX_PROVIDER,
             inject: [SANDBOX_CONFIG, LocalProvider],

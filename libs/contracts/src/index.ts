@@ -16,5 +16,6 @@ export * from './sandbox/sandbox.messages';
 export * from './registry/registry.messages';
 export * from './validation';
 export * from './registry/launch-reference';
+export * from './registry/remote-template';
 export * from './asyncapi';
 export * from './bus-permissions';

@@ -14,3 +14,4 @@ export * from './test-host';
 export * from './conformance';
 export * from './event-stream';
 export * from './browser';
+export * from './remote-mcp-server';

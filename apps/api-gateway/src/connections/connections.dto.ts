@@ -85,8 +85,8 @@ export class ConnectionResponse {
   status: string;
   @ApiProperty() status_reason: string;
   @ApiProperty({ enum: ['running', 'stopped'] }) desired_state: string;
-  @ApiProperty({ enum: ['bubblewrap', 'none', 'e2b'], nullable: true, type: String }) isolation:
-    string | null;
+  @ApiProperty({ enum: ['bubblewrap', 'none', 'e2b', 'remote'], nullable: true, type: String })
+  isolation: string | null;
   @ApiProperty({ description: "The gateway's MCP endpoint of this connection." }) mcp_url: string;
   @ApiProperty() created_at: string;
   @ApiProperty() updated_at: string;

@@ -1,5 +1,29 @@
-import type { McpServerEntry } from '@athenic/contracts';
+import {
+  type McpServerEntry,
+  SERVER_ISOLATIONS,
+  TRANSPORTS,
+  VISIBILITIES,
+} from '@athenic/contracts';
 import { ApiProperty } from '@nestjs/swagger';
+
+/** Where a remote server type's server is (no secret here: credentials are `{credential:key}`). */
+export class McpServerRemoteView {
+  @ApiProperty({
+    example: 'https://{host}/mcp',
+    description:
+      "The server's URL; {config_key} variables are filled from the connection's config.",
+  })
+  url: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { Authorization: 'Bearer {credential:token}' },
+    description:
+      'Headers sent with every request; {credential:key} and {config_key} are filled in by the sandbox service only.',
+  })
+  headers: Record<string, string>;
+}
 
 /** A server type as the REST API shows it. */
 export class McpServerView {
@@ -16,19 +40,24 @@ export class McpServerView {
   category: string;
 
   @ApiProperty({
-    enum: ['stdio'],
-    description: 'How the platform talks to the server; remote transports are not supported yet.',
+    enum: TRANSPORTS,
+    description:
+      '"stdio": a package run in a sandbox; "streamable-http" or "sse": a remote server the platform connects to (no sandbox).',
   })
   transport: string;
 
+  @ApiProperty({ type: McpServerRemoteView, nullable: true })
+  remote: McpServerRemoteView | null;
+
   @ApiProperty({
-    enum: ['sandbox'],
-    description: "How each connection's server is kept apart: its own sandbox.",
+    enum: SERVER_ISOLATIONS,
+    description:
+      'How each connection\'s server is kept apart: "sandbox", its own sandbox (stdio); "remote", a server running elsewhere reached through the egress rule.',
   })
   isolation: string;
 
   @ApiProperty({
-    enum: ['public', 'account'],
+    enum: VISIBILITIES,
     description: 'public: every account sees it; account: a template only its own account sees.',
   })
   visibility: string;
@@ -71,11 +100,12 @@ export class McpServerView {
 
   @ApiProperty({
     description:
-      'How the server is started: an executable of the package, its arguments and variables (literals or credential:/config:/workdir: references).',
+      'How a stdio server is started: an executable of the package, its arguments and variables (literals or credential:/config:/workdir: references); null for a remote server.',
     type: 'object',
     additionalProperties: true,
+    nullable: true,
   })
-  launch: { command: string; args: string[]; env: Record<string, string> };
+  launch: { command: string; args: string[]; env: Record<string, string> } | null;
 
   @ApiProperty()
   created_at: string;
@@ -96,6 +126,7 @@ export function toView(entry: McpServerEntry): McpServerView {
     description: entry.description,
     category: entry.category,
     transport: entry.transport,
+    remote: entry.remote ? { url: entry.remote.url, headers: { ...entry.remote.headers } } : null,
     isolation: entry.isolation,
     visibility: entry.visibility,
     account_id: entry.account_id,

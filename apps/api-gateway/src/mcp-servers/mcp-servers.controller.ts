@@ -112,7 +112,7 @@ export class McpServersController {
   @HttpCode(201)
   @ApiOperation({
     summary:
-      'Adds a server type: a template of the caller\'s account (visibility "account"; the only kind an account key adds) or, with the service role key, a public type. It runs an executable of an npm package the operator installed (npm run mcp:add).',
+      'Adds a server type: a template of the caller\'s account (visibility "account"; the only kind an account key adds) or, with the service role key, a public type. A stdio one runs an executable of an npm package the operator installed (npm run mcp:add); a remote one ("streamable-http", "sse") names its URL and header templates.',
   })
   @ApiBody({ schema: contractSchemaRef(CreateMcpServerCommand) })
   @ApiResponse({ status: 201, type: McpServerView })

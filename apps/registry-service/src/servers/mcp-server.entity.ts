@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { LaunchSpec, Visibility } from '@athenic/contracts';
+import type { LaunchSpec, RemoteTemplate, Transport, Visibility } from '@athenic/contracts';
 
 @Entity({ name: 'servers' })
 export class McpServerEntity {
@@ -16,7 +16,7 @@ export class McpServerEntity {
   category: string;
 
   @Column('text')
-  transport: 'stdio';
+  transport: Transport;
 
   @Column('text', { name: 'package_name', nullable: true })
   packageName: string | null;
@@ -24,8 +24,13 @@ export class McpServerEntity {
   @Column('text', { name: 'package_version', nullable: true })
   packageVersion: string | null;
 
-  @Column('jsonb')
-  launch: LaunchSpec;
+  /** How a stdio server is started; null for a remote one. */
+  @Column('jsonb', { nullable: true })
+  launch: LaunchSpec | null;
+
+  /** Where a remote server is; null for a stdio one. */
+  @Column('jsonb', { nullable: true })
+  remote: RemoteTemplate | null;
 
   @Column('jsonb', { name: 'credential_schema' })
   credentialSchema: Record<string, unknown>;

@@ -10,6 +10,7 @@ import {
   type McpServerList,
   RegistryServerChanged,
   RegistryServerCreated,
+  serverIsolation,
   type UpdateMcpServerCommand,
   type Visibility,
 } from '@athenic/contracts';
@@ -237,11 +238,16 @@ export class McpServersService {
       transport: command.transport as McpServerEntity['transport'],
       packageName: pkg?.name ?? null,
       packageVersion: pkg?.version ?? null,
-      launch: {
-        command: command.launch.command,
-        args: [...command.launch.args],
-        env: { ...command.launch.env },
-      },
+      launch: command.launch
+        ? {
+            command: command.launch.command,
+            args: [...command.launch.args],
+            env: { ...command.launch.env },
+          }
+        : null,
+      remote: command.remote
+        ? { url: command.remote.url, headers: { ...command.remote.headers } }
+        : null,
       credentialSchema: command.credential_schema,
       configSchema: command.config_schema,
       egress: command.egress,
@@ -282,6 +288,7 @@ function comparable(row: Row): unknown {
     packageName,
     packageVersion,
     launch,
+    remote,
     credentialSchema,
     configSchema,
     egress,
@@ -297,6 +304,7 @@ function comparable(row: Row): unknown {
       packageName,
       packageVersion,
       launch,
+      remote,
       credentialSchema,
       configSchema,
       egress,
@@ -315,13 +323,14 @@ export function toEntry(row: McpServerEntity): McpServerEntry {
     package: row.packageName,
     version: row.packageVersion,
     launch: row.launch,
+    remote: row.remote,
     credential_schema: row.credentialSchema,
     config_schema: row.configSchema,
     egress: row.egress,
     builtin: row.builtin,
     visibility: row.visibility,
     account_id: row.accountId,
-    isolation: 'sandbox',
+    isolation: serverIsolation(row.transport),
     deleted_at: row.deletedAt?.toISOString() ?? null,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),

@@ -138,4 +138,64 @@ describe('server type rules', () => {
       'package left-pad@1.0.0 is not installed; an operator installs it with "npm run mcp:add -- left-pad@1.0.0" first',
     ]);
   });
+  describe('remote servers', () => {
+    const remote = (overrides: Partial<CreateMcpServerCommand> = {}) =>
+      type({
+        transport: 'streamable-http',
+        launch: undefined,
+        remote: {
+          url: 'https://{url}/mcp',
+          headers: { Authorization: 'Bearer {credential:token}' },
+        },
+        ...overrides,
+      });
+
+    it('accepts a URL template and credential headers, with no package and no launch', () => {
+      expect(checkServerType(remote(), undefined)).toEqual([]);
+      expect(checkServerType(remote({ transport: 'sse' }), undefined)).toEqual([]);
+    });
+
+    it('refuses what belongs to stdio servers, and a remote part on a stdio one', () => {
+      expect(
+        checkServerType(
+          remote({
+            package: 'x@1.0.0',
+            launch: { command: 'node', args: [], env: {} },
+            egress: ['example.com'],
+          }),
+          undefined,
+        ),
+      ).toEqual([
+        'package is for stdio servers; a streamable-http server has none',
+        'launch is for stdio servers; a streamable-http server has none',
+        'egress must be [] for a remote server: its URL is the one place it reaches',
+      ]);
+      expect(checkServerType(remote({ remote: undefined }), undefined)).toEqual([
+        'remote is required for a streamable-http server',
+      ]);
+      expect(
+        checkServerType(
+          type({ remote: { url: 'https://example.com/mcp', headers: {} } }),
+          undefined,
+        ),
+      ).toEqual(['remote is for "streamable-http" and "sse" servers, not stdio']);
+      expect(checkServerType(type({ launch: undefined }), undefined)).toEqual([
+        'launch is required for a stdio server',
+      ]);
+    });
+
+    it('checks the template against the schemas', () => {
+      expect(
+        checkServerType(
+          remote({
+            remote: { url: 'https://{host}/mcp', headers: { 'X-Key': '{credential:key}' } },
+          }),
+          undefined,
+        ),
+      ).toEqual([
+        'remote.url refers to config "host", which config_schema does not declare',
+        'remote.headers.X-Key refers to credential "key", which credential_schema does not declare',
+      ]);
+    });
+  });
 });

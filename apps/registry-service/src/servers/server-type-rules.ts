@@ -1,4 +1,9 @@
-import { type McpServerFields, parseLaunchValue, TRANSPORTS } from '@athenic/contracts';
+import {
+  checkRemoteTemplate,
+  isRemoteTransport,
+  type McpServerFields,
+  parseLaunchValue,
+} from '@athenic/contracts';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { InstalledPackage } from '@athenic/mcp-packages';
@@ -39,7 +44,9 @@ export function installCommand(spec: string): string {
  * strict and small, every reference of the launch spec names a declared key, the command belongs
  * to the installed package. A template of an account (`template`) must run an executable of an
  * installed package, never `node` or any other command, with at most 32 arguments and 32
- * variables. Returns one line per problem, naming the field.
+ * variables. A remote type or template ("streamable-http", "sse") has a URL and header templates
+ * instead (`checkRemoteTemplate`), no package, launch or egress. Returns one line per problem,
+ * naming the field.
  */
 export function checkServerType(
   type: McpServerFields,
@@ -47,11 +54,6 @@ export function checkServerType(
   template = false,
 ): string[] {
   const problems: string[] = [];
-  if (!(TRANSPORTS as readonly string[]).includes(type.transport)) {
-    return [
-      `transport "${type.transport}" (a remote MCP server) is not supported yet; only "stdio" servers from an installed npm package can be added`,
-    ];
-  }
   const credentials = checkObjectSchema('credential_schema', type.credential_schema, problems);
   const config = checkObjectSchema('config_schema', type.config_schema, problems);
 
@@ -76,6 +78,29 @@ export function checkServerType(
       );
   }
 
+  if (isRemoteTransport(type.transport)) {
+    // A remote server runs elsewhere: no package, no launch spec, no declared egress of its own
+    // (its URL is its one place to reach, checked by the egress rule at install and connect).
+    // The same rules hold for a public type and for an account's template.
+    if (type.package)
+      problems.push(`package is for stdio servers; a ${type.transport} server has none`);
+    if (type.launch)
+      problems.push(`launch is for stdio servers; a ${type.transport} server has none`);
+    if (type.egress.length > 0)
+      problems.push('egress must be [] for a remote server: its URL is the one place it reaches');
+    if (!type.remote) problems.push(`remote is required for a ${type.transport} server`);
+    else
+      problems.push(
+        ...checkRemoteTemplate(type.remote, type.config_schema, type.credential_schema),
+      );
+    return problems;
+  }
+  if (type.remote) problems.push('remote is for "streamable-http" and "sse" servers, not stdio');
+  if (!type.launch) {
+    problems.push('launch is required for a stdio server');
+    return problems;
+  }
+  const launch = type.launch;
   if (template && !type.package) {
     problems.push(
       'package is required for a template: it runs an executable of an npm package the operator installed (name@version)',
@@ -85,16 +110,16 @@ export function checkServerType(
       problems.push(
         `package ${type.package} is not installed; an operator installs it with "${installCommand(type.package)}" first`,
       );
-    } else if (template && !installed.bins.includes(type.launch.command)) {
+    } else if (template && !installed.bins.includes(launch.command)) {
       problems.push(
         `launch.command must be an executable of ${installed.name} (${installed.bins.join(', ') || 'none'}); a template cannot run any other command`,
       );
-    } else if (type.launch.command !== 'node' && !installed.bins.includes(type.launch.command)) {
+    } else if (launch.command !== 'node' && !installed.bins.includes(launch.command)) {
       problems.push(
         `launch.command must be "node" or an executable of ${installed.name} (${installed.bins.join(', ') || 'none'})`,
       );
     }
-  } else if (type.launch.command !== 'node') {
+  } else if (launch.command !== 'node') {
     problems.push('launch.command must be "node" when no package is given');
   }
 
@@ -128,15 +153,15 @@ export function checkServerType(
         return;
     }
   };
-  if (template && type.launch.args.length > MAX_TEMPLATE_ARGS)
+  if (template && launch.args.length > MAX_TEMPLATE_ARGS)
     problems.push(`launch.args must have at most ${MAX_TEMPLATE_ARGS} items in a template`);
-  const envCount = Object.keys(type.launch.env).length;
+  const envCount = Object.keys(launch.env).length;
   if (envCount > (template ? MAX_TEMPLATE_ENV : 64))
     problems.push(
       `launch.env must have at most ${template ? MAX_TEMPLATE_ENV : 64} variables${template ? ' in a template' : ''}`,
     );
-  type.launch.args.forEach((arg, i) => check(`launch.args[${i}]`, arg));
-  for (const [name, value] of Object.entries(type.launch.env)) {
+  launch.args.forEach((arg, i) => check(`launch.args[${i}]`, arg));
+  for (const [name, value] of Object.entries(launch.env)) {
     if (!ENV_NAME.test(name)) problems.push(`launch.env.${name} is not a valid variable name`);
     else if (RESERVED_ENV.test(name))
       problems.push(`launch.env.${name} is set by the sandbox and cannot be overridden`);

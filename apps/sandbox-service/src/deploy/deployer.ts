@@ -1,4 +1,11 @@
-import { DomainError, type McpServerEntry } from '@athenic/contracts';
+import {
+  DomainError,
+  type McpServerEntry,
+  RemoteTemplateError,
+  isRemoteTransport,
+  resolveRemoteHeaders,
+  resolveRemoteUrl,
+} from '@athenic/contracts';
 import { type EgressTarget, TargetParseError, egressTargets } from '@athenic/egress';
 import type { ExitInfo } from '@athenic/mcp-bridge';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -17,6 +24,7 @@ import {
   type SandboxProvider,
   tailSummary,
 } from '../providers/sandbox-provider';
+import { REMOTE_REF_PREFIX, RemoteConnector } from '../providers/remote-connector';
 import { ServerTypes } from '../registry/server-types';
 import { CredentialsClient } from './credentials-client';
 import { resolveLaunch } from './launch-resolver';
@@ -44,6 +52,7 @@ export class Deployer {
     private readonly types: ServerTypes,
     private readonly credentials: CredentialsClient,
     private readonly logs: LogStore,
+    private readonly remote: RemoteConnector,
   ) {}
 
   /** Starts a deploy attempt of a connection that just became mcpDeploying. */
@@ -71,17 +80,8 @@ export class Deployer {
     let masker = new SecretMasker([]);
     try {
       const entry = await this.types.get(connection.mcpServerId);
-      const installed = await this.types.installed(entry);
       const credentials = await this.credentials.reveal(connection.accountId, id);
       masker = new SecretMasker(Object.values(credentials));
-      const launch = resolveLaunch({
-        entry,
-        installed,
-        credentials,
-        config: connection.config,
-        paths: this.provider.paths(id),
-      });
-      const targets = userTargets(entry, connection.config, credentials);
       const remaining = deadline - this.clock.now();
       if (remaining <= 0)
         throw new DeployError(
@@ -89,19 +89,36 @@ export class Deployer {
         );
       const runtimeEntry = this.runtime.get(id);
       if (runtimeEntry) runtimeEntry.masker = masker;
-      const handle = await this.provider.start(
-        {
-          connectionId: id,
-          accountId: connection.accountId,
-          ...launch,
-          egress: entry.egress,
-          egressTargets: targets,
-          persistentStorage: connection.config.persistent_storage === true,
-        },
-        remaining,
-        this.hooks(id, generation, masker),
-        signal,
-      );
+      const handle = isRemoteTransport(entry.transport)
+        ? await this.remote.start(
+            {
+              connectionId: id,
+              transport: entry.transport,
+              ...remoteTarget(entry, connection.config, credentials),
+            },
+            remaining,
+            this.hooks(id, generation, masker),
+            signal,
+          )
+        : await this.provider.start(
+            {
+              connectionId: id,
+              accountId: connection.accountId,
+              ...resolveLaunch({
+                entry,
+                installed: await this.types.installed(entry),
+                credentials,
+                config: connection.config,
+                paths: this.provider.paths(id),
+              }),
+              egress: entry.egress,
+              egressTargets: userTargets(entry, connection.config, credentials),
+              persistentStorage: connection.config.persistent_storage === true,
+            },
+            remaining,
+            this.hooks(id, generation, masker),
+            signal,
+          );
       const current = this.runtime.get(id);
       if (signal.aborted || current?.generation !== generation) {
         // Stopped or redeployed while the sandbox came up: it is not wanted.
@@ -128,7 +145,9 @@ export class Deployer {
       this.logs.append(
         id,
         'system',
-        `Running in a ${handle.isolation} sandbox with ${handle.ready.tools} tool(s)`,
+        handle.isolation === 'remote'
+          ? `Connected to the remote server with ${handle.ready.tools} tool(s)`
+          : `Running in a ${handle.isolation} sandbox with ${handle.ready.tools} tool(s)`,
       );
     } catch (error) {
       if (signal.aborted) return;
@@ -149,7 +168,9 @@ export class Deployer {
    * it counts as gone; "elsewhere" when another replica took it over first.
    */
   async adopt(row: ConnectionEntity): Promise<'adopted' | 'gone' | 'unavailable' | 'elsewhere'> {
-    if (!this.provider.adopt || !row.sandboxRef) return 'gone';
+    // A remote connection has no sandbox to take back: it connects again.
+    if (!this.provider.adopt || !row.sandboxRef || row.sandboxRef.startsWith(REMOTE_REF_PREFIX))
+      return 'gone';
     // Taken over first (from this replica before a restart, or one that is gone), so two
     // replicas never both adopt it.
     if (!(await this.lifecycle.claim(row))) return 'elsewhere';
@@ -308,6 +329,24 @@ function userTargets(
     ];
   } catch (error) {
     if (error instanceof TargetParseError) throw new DeployError(`${error.message}.`);
+    throw error;
+  }
+}
+
+/** A remote entry's URL and headers for this connection (the headers may hold credentials). */
+function remoteTarget(
+  entry: McpServerEntry,
+  config: Record<string, unknown>,
+  credentials: Record<string, string>,
+): { url: URL; headers: Record<string, string> } {
+  if (!entry.remote) throw new DeployError(`The server type ${entry.id} has no remote URL.`);
+  try {
+    return {
+      url: resolveRemoteUrl(entry.remote.url, config),
+      headers: resolveRemoteHeaders(entry.remote.headers, config, credentials),
+    };
+  } catch (error) {
+    if (error instanceof RemoteTemplateError) throw new DeployError(error.message);
     throw error;
   }
 }

@@ -23,6 +23,8 @@ const CREDENTIAL_FILES = '.credentials';
  */
 export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
   const { entry, installed, credentials, config, paths } = input;
+  const launch = entry.launch;
+  if (!launch) throw new DeployError(`The server type ${entry.id} has no launch spec.`);
   const files: SandboxSpec['files'] = [];
   const resolve = (value: string, where: string): string | undefined => {
     const ref = parseLaunchValue(value);
@@ -55,7 +57,7 @@ export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
     }
   };
 
-  const args = entry.launch.args.map((arg, i) => {
+  const args = launch.args.map((arg, i) => {
     const value = resolve(arg, `launch.args[${i}]`);
     if (value === undefined)
       throw new DeployError(
@@ -64,7 +66,7 @@ export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
     return value;
   });
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(entry.launch.env)) {
+  for (const [name, value] of Object.entries(launch.env)) {
     const resolved = resolve(value, `launch.env.${name}`);
     if (resolved !== undefined) env[name] = resolved;
   }
@@ -79,14 +81,12 @@ export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
   }
   const root = paths.packageRoot || installed.installDir;
   const packagePath = path.posix.join(root, 'node_modules', installed.name);
-  if (entry.launch.command === 'node') {
+  if (launch.command === 'node') {
     return { program: { kind: 'node', args }, env, files, packageInstallDir: installed.installDir };
   }
-  const bin = installed.binPaths[entry.launch.command];
+  const bin = installed.binPaths[launch.command];
   if (!bin)
-    throw new DeployError(
-      `The package ${installed.name} has no executable "${entry.launch.command}".`,
-    );
+    throw new DeployError(`The package ${installed.name} has no executable "${launch.command}".`);
   return {
     program: { kind: 'script', path: path.posix.join(packagePath, bin), args },
     env,

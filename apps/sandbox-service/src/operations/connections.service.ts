@@ -11,7 +11,10 @@ import {
   DomainError,
   type InstallConnectionCommand,
   type InstallConnectionReply,
+  type McpServerEntry,
   type ReplaceCredentialsCommand,
+  RemoteTemplateError,
+  resolveRemoteUrl,
 } from '@athenic/contracts';
 import { EgressGuard, refuseDeniedTargets } from '@athenic/egress';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -58,6 +61,7 @@ export class ConnectionsService {
     const config = command.config ?? {};
     checkConfig(entry, config);
     await refuseDeniedTargets(this.guard, entry.config_schema, config, 'config');
+    await this.refuseDeniedRemote(entry, config);
     const id = randomUUID();
     // Credentials first: they are validated against the type there, and nothing is created if not.
     await this.credentials.store(
@@ -95,6 +99,31 @@ export class ConnectionsService {
     this.log.log(`Connection ${id} installed (${entry.id}) for account ${command.account_id}`);
     this.scheduler.kick();
     return { connection: toView(row), replayed: false };
+  }
+
+  /**
+   * A remote server's URL, filled with the connection's config, is its one user-given target:
+   * refused before anything is written when the egress rule refuses its address now (a name that
+   * does not resolve now passes; the deploy checks again, docs/security/egress.md).
+   */
+  private async refuseDeniedRemote(
+    entry: McpServerEntry,
+    config: Record<string, unknown>,
+  ): Promise<void> {
+    if (!entry.remote) return;
+    let url: URL;
+    try {
+      url = resolveRemoteUrl(entry.remote.url, config);
+    } catch (error) {
+      if (error instanceof RemoteTemplateError)
+        throw new DomainError('validation_failed', error.message, [error.message]);
+      throw error;
+    }
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const decision = await this.guard.decide(url.hostname, port);
+    if (decision.allowed || decision.unresolved) return;
+    const message = `The remote server's URL names ${url.hostname}:${port}, which the platform may not reach: ${decision.reason}.`;
+    throw new DomainError('egress_denied', message, [message]);
   }
 
   private async replay(

@@ -22,6 +22,8 @@ import { Supervisor } from '../../src/deploy/supervisor';
 import { Lifecycle } from '../../src/lifecycle/lifecycle';
 import { Replicas } from '../../src/lifecycle/replicas';
 import { LogStore } from '../../src/logs/log-store';
+import { BridgeHost } from '../../src/providers/bridge-host';
+import { RemoteConnector } from '../../src/providers/remote-connector';
 import { ConnectionsService } from '../../src/operations/connections.service';
 import type { ServerTypes } from '../../src/registry/server-types';
 import { FakeProvider } from './fake-provider';
@@ -186,6 +188,7 @@ export class LifecycleHarness {
       types,
       credentials,
       logs,
+      new RemoteConnector(config, new BridgeHost(), this.guard),
     );
     const scheduler = new Scheduler(config, store, lifecycle, deployer);
     const supervisor = new Supervisor(

@@ -10,9 +10,11 @@ import {
   Matches,
   MaxLength,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { IsAccountId } from '../shared/validators';
+import { isRemoteTransport, MAX_REMOTE_URL_LENGTH, REMOTE_TRANSPORTS } from './remote-template';
 
 /** Server type ids: the slug that `mcp_server_id` takes. */
 export const SERVER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -23,22 +25,24 @@ export const NPM_PACKAGE_PATTERN =
 export const EGRESS_PATTERN =
   /^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:\d{1,5})?$/;
 
-export const TRANSPORTS = ['stdio'] as const;
+/** `stdio`: a package run in a sandbox; the others: a server already running elsewhere (remote-template.ts). */
+export const TRANSPORTS = ['stdio', ...REMOTE_TRANSPORTS] as const;
 export type Transport = (typeof TRANSPORTS)[number];
-/**
- * Remote transports a type or template may name in a later release (a URL instead of a package):
- * accepted by the shape of a command so the answer can say "not supported yet" (400).
- */
-export const PLANNED_TRANSPORTS = ['streamable-http', 'sse'] as const;
-export type PlannedTransport = (typeof PLANNED_TRANSPORTS)[number];
-
 /** `public`: every account sees it; `account`: a template only its account sees. */
 export const VISIBILITIES = ['public', 'account'] as const;
 export type Visibility = (typeof VISIBILITIES)[number];
 
-/** How a type's servers are kept apart: a sandbox per connection (stdio); `remote` is planned. */
-export const SERVER_ISOLATIONS = ['sandbox'] as const;
+/**
+ * How a type's servers are kept apart: `sandbox`, a sandbox per connection (stdio); `remote`, a
+ * server running elsewhere reached over its URL behind the egress rule (remote-template.ts).
+ */
+export const SERVER_ISOLATIONS = ['sandbox', 'remote'] as const;
 export type ServerIsolation = (typeof SERVER_ISOLATIONS)[number];
+
+/** The isolation an entry's servers get, from its transport. */
+export function serverIsolation(transport: Transport): ServerIsolation {
+  return isRemoteTransport(transport) ? 'remote' : 'sandbox';
+}
 
 /**
  * How a server is started. `command` is a bin of the entry's package (or `node`), `args` items
@@ -62,6 +66,21 @@ export class LaunchSpec {
   env: Record<string, string>;
 }
 
+/**
+ * Where a remote server is (`transport` "streamable-http" or "sse"): `url` may hold `{config_key}`
+ * variables, header values `{config_key}` and `{credential:key}` ones
+ * (`{"Authorization": "Bearer {credential:token}"}`). Checked by `checkRemoteTemplate`.
+ */
+export class RemoteSpec {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MAX_REMOTE_URL_LENGTH)
+  url: string;
+
+  @IsObject()
+  headers: Record<string, string>;
+}
+
 /** What a server type or template says about its server (everything but its id and owner). */
 export class McpServerFields {
   @IsString()
@@ -78,10 +97,8 @@ export class McpServerFields {
   })
   category: string;
 
-  @IsIn([...TRANSPORTS, ...PLANNED_TRANSPORTS], {
-    message: `$property must be one of: ${[...TRANSPORTS, ...PLANNED_TRANSPORTS].join(', ')}`,
-  })
-  transport: Transport | PlannedTransport;
+  @IsIn(TRANSPORTS, { message: `$property must be one of: ${TRANSPORTS.join(', ')}` })
+  transport: Transport;
 
   @IsOptional()
   @Matches(NPM_PACKAGE_PATTERN, {
@@ -89,10 +106,19 @@ export class McpServerFields {
   })
   package?: string;
 
+  /** How a stdio server is started; not given for a remote one. */
+  @ValidateIf((o: McpServerFields) => o.transport === 'stdio' || o.launch !== undefined)
   @IsObject()
   @ValidateNested()
   @Type(() => LaunchSpec)
-  launch: LaunchSpec;
+  launch?: LaunchSpec;
+
+  /** Where a remote server is; required for "streamable-http" and "sse", refused for "stdio". */
+  @ValidateIf((o: McpServerFields) => o.transport !== 'stdio' || o.remote !== undefined)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RemoteSpec)
+  remote?: RemoteSpec;
 
   /** JSON Schema (type object) of the credentials; secret fields carry `writeOnly: true`. */
   @IsObject()
@@ -209,9 +235,17 @@ export class McpServerEntry {
   @IsString()
   version: string | null;
 
+  /** How a stdio server is started; null for a remote one. */
+  @IsOptional()
   @ValidateNested()
   @Type(() => LaunchSpec)
-  launch: LaunchSpec;
+  launch: LaunchSpec | null;
+
+  /** Where a remote server is; null (or absent) for a stdio one. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RemoteSpec)
+  remote?: RemoteSpec | null;
 
   @IsObject()
   credential_schema: Record<string, unknown>;

@@ -33,7 +33,7 @@ export const RegistryServerCreate = defineCommand({
   payload: CreateMcpServerCommand,
   reply: McpServerEntry,
   summary:
-    'Adds a server type. Fails with `already_exists` for a taken id and `validation_failed` when the launch spec, schemas or package are wrong.',
+    'Adds a server type. Fails with `already_exists` for a taken id and `validation_failed` when the launch spec or remote URL and headers, schemas or package are wrong.',
 });
 
 export const RegistryServerUpdate = defineCommand({

@@ -32,7 +32,7 @@ export const CONNECTION_STATUSES = [
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 export const DESIRED_STATES = ['running', 'stopped'] as const;
 export type DesiredState = (typeof DESIRED_STATES)[number];
-export const ISOLATIONS = ['bubblewrap', 'none', 'e2b'] as const;
+export const ISOLATIONS = ['bubblewrap', 'none', 'e2b', 'remote'] as const;
 export type Isolation = (typeof ISOLATIONS)[number];
 
 export class ConnectionView {
