@@ -14,6 +14,8 @@ export interface ServerType {
   builtin: boolean;
   visibility?: string;
   isolation?: string;
+  /** A remote server's URL and header templates (credential values are never in them). */
+  remote?: { url: string; headers: Record<string, string> } | null;
 }
 
 export interface Connection {

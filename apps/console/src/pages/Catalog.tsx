@@ -54,6 +54,14 @@ export function Catalog() {
                 <dd>{server.category}</dd>
                 <dt>Transport</dt>
                 <dd>{server.transport}</dd>
+                {server.remote ? (
+                  <>
+                    <dt>URL</dt>
+                    <dd>
+                      <code>{server.remote.url}</code>
+                    </dd>
+                  </>
+                ) : null}
                 <dt>Isolation</dt>
                 <dd>{server.isolation ?? '—'}</dd>
                 <dt>Visibility</dt>
