@@ -1,10 +1,4 @@
-import {
-  IsAccountId,
-  MAX_TOOL_PATTERN_LENGTH,
-  MAX_TOOL_PATTERNS,
-  MODEL_SPEC_PATTERN,
-  RunMessage,
-} from '@athenic/contracts';
+import { IsAccountId, IsToolAllowList, MODEL_SPEC_PATTERN, RunMessage } from '@athenic/contracts';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -14,7 +8,6 @@ import {
   IsOptional,
   IsString,
   IsUUID,
-  Length,
   Matches,
   ValidateNested,
 } from 'class-validator';
@@ -59,10 +52,7 @@ export class StartRunBody {
       'Only the tools whose MCP name or model name (`<registry id>-<8 hex of the connection>-<tool>`) matches one of these names or globs; default every tool. The model never sees the others, and a call to one is answered with a tool error.',
   })
   @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(MAX_TOOL_PATTERNS)
-  @IsString({ each: true })
-  @Length(1, MAX_TOOL_PATTERN_LENGTH, { each: true })
+  @IsToolAllowList()
   tools?: string[];
 }
 

@@ -7,7 +7,7 @@ import {
   RegistryServerDelete,
   RegistryServerImport,
   RegistryServerUpdate,
-  SERVER_ID_PATTERN,
+  IsServerId,
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
 import {
@@ -30,7 +30,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { IsOptional, Matches } from 'class-validator';
+import { IsOptional } from 'class-validator';
 import type { Request } from 'express';
 import { accountFor, ownerFilter } from '../auth/account-scope';
 import type { Principal } from '../auth/principal';
@@ -44,10 +44,7 @@ export class ImportQuery {
     description: "The new entry's id; default: the last part of the document's name.",
   })
   @IsOptional()
-  @Matches(SERVER_ID_PATTERN, {
-    message:
-      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
-  })
+  @IsServerId()
   id?: string;
 
   @ApiProperty({

@@ -25,6 +25,16 @@ export const MODEL_SPEC_PATTERN = /^(openai|anthropic):[A-Za-z0-9._:/-]{1,100}$/
 export const MAX_TOOL_PATTERNS = 100;
 export const MAX_TOOL_PATTERN_LENGTH = 200;
 
+/** A run's tool allow-list: an array of names or globs, within the two bounds above. */
+export function IsToolAllowList(): PropertyDecorator {
+  return (target, property) => {
+    IsArray()(target, property);
+    ArrayMaxSize(MAX_TOOL_PATTERNS)(target, property);
+    IsString({ each: true })(target, property);
+    Length(1, MAX_TOOL_PATTERN_LENGTH, { each: true })(target, property);
+  };
+}
+
 export class RunMessage {
   @IsIn(['system', 'user', 'assistant'])
   role: 'system' | 'user' | 'assistant';
@@ -61,10 +71,7 @@ export class StartRunCommand {
    * (`memory-server-3f2a9c1d-create_entities`) matches one of these names or globs; default all.
    */
   @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(MAX_TOOL_PATTERNS)
-  @IsString({ each: true })
-  @Length(1, MAX_TOOL_PATTERN_LENGTH, { each: true })
+  @IsToolAllowList()
   tools?: string[];
 
   @Matches(ACTOR_PATTERN)

@@ -18,6 +18,14 @@ import { isRemoteTransport, MAX_REMOTE_URL_LENGTH, REMOTE_TRANSPORTS } from './r
 
 /** Server type ids: the slug that `mcp_server_id` takes. */
 export const SERVER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+/** A server type id (`memory-server`), with the message that says what one looks like. */
+export function IsServerId(): PropertyDecorator {
+  return Matches(SERVER_ID_PATTERN, {
+    message:
+      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
+  });
+}
 /** npm `name@version`, scoped or not, with an exact version. */
 export const NPM_PACKAGE_PATTERN =
   /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*@\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
@@ -142,10 +150,7 @@ export class McpServerFields {
  * account (`visibility: "account"` with its `account_id`; an account key always makes these).
  */
 export class CreateMcpServerCommand extends McpServerFields {
-  @Matches(SERVER_ID_PATTERN, {
-    message:
-      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
-  })
+  @IsServerId()
   id: string;
 
   /** Default: `account` when `account_id` is given, else `public`. */
@@ -193,10 +198,7 @@ export class ImportMcpServerCommand {
   document: Record<string, unknown>;
 
   @IsOptional()
-  @Matches(SERVER_ID_PATTERN, {
-    message:
-      '$property must be 2-63 characters of lower-case letters, digits and "-", starting with a letter or digit',
-  })
+  @IsServerId()
   id?: string;
 
   @IsOptional()
