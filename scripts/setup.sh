@@ -33,29 +33,25 @@ for dir in mcp-packages/*/; do
   fi
 done
 
-# bubblewrap isolates the local sandboxes; without it they run unisolated (with a warning).
-if ! command -v bwrap >/dev/null 2>&1; then
+# A Debian package a command comes from, installed when the command is missing (as root, with
+# apt-get); otherwise a warning naming what is lost without it.
+#   debian_package <command> <package> <what it is for> <what happens without it>
+debian_package() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing bubblewrap"
+    echo "setup: installing $2 ($3)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
-      || echo "setup: WARNING: could not install bubblewrap; local sandboxes will run without isolation"
+    apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$2" >/dev/null 2>&1; } \
+      || echo "setup: WARNING: could not install $2; $4"
   else
-    echo "setup: WARNING: bubblewrap (bwrap) is missing; install it (apt-get install bubblewrap) for isolated local sandboxes"
+    echo "setup: WARNING: $2 ($1) is missing; install it (apt-get install $2) for $3; $4"
   fi
-fi
+}
 
+# bubblewrap isolates the local sandboxes; without it they run unisolated (with a warning).
+debian_package bwrap bubblewrap "isolated local sandboxes" "local sandboxes will run without isolation"
 # Chromium, for the console's browser tests (Playwright drives Debian's build).
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing chromium (the console's browser tests)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
-      || echo "setup: WARNING: could not install chromium; the console's browser tests will fail"
-  else
-    echo "setup: WARNING: chromium is missing; install it (apt-get install chromium) for the console's browser tests"
-  fi
-fi
+debian_package chromium chromium "the console's browser tests" "the console's browser tests will fail"
 
 node scripts/build.js
 
