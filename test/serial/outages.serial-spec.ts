@@ -69,14 +69,16 @@ describe('restarts and outages', () => {
 
   it('SIGTERM: the sandbox service stops within 10 s leaving no server, and after a restart its connections run again by themselves', async () => {
     const ids = [await install('memory-server', 'a'), await install('memory-server', 'b')];
-    for (const id of ids) await waitForStatus(admin, id, 'mcpRunning');
+    // Up to the deploy deadline (DEPLOY_TIMEOUT_MS, 60 s): on a loaded two-core host a first deploy
+    // took longer than 30 s (seen in CI), which is no failure of the platform.
+    for (const id of ids) await waitForStatus(admin, id, 'mcpRunning', 60000);
     const root = `${platform.dataDir}/sandboxes`;
     expect(sandboxRootProcesses(root).length).toBeGreaterThan(0);
     // Exit 0 is a clean close; a close past its deadline exits 1, a hang is killed (null).
     expect(await platform.service('sandbox-service').stop()).toBe(0);
     expect(sandboxRootProcesses(root).length).toBe(0);
     await platform.service('sandbox-service').start();
-    for (const id of ids) await waitForStatus(admin, id, 'mcpRunning', 30000);
+    for (const id of ids) await waitForStatus(admin, id, 'mcpRunning', 60000);
     const client = await connectMcpClient(
       `${platform.baseUrl}/functions/v1/mcp-connections/${ids[0]}/mcp`,
       platform.serviceRoleKey,
