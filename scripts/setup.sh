@@ -35,14 +35,21 @@ done
 
 # A Debian package a command comes from, installed when the command is missing (as root, with
 # apt-get); otherwise a warning naming what is lost without it.
-#   debian_package <command> <package> <what it is for> <what happens without it>
+#   debian_package <command or file> <package> <what it is for> <what happens without it>
+# Daemons a package ships (dovecot) are not started: the tests start their own, on free ports.
 debian_package() {
   command -v "$1" >/dev/null 2>&1 && return 0
+  [ -e "$1" ] && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing $2 ($3)"
     export DEBIAN_FRONTEND=noninteractive
+    local no_start=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && no_start=1
+    fi
     apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$2" >/dev/null 2>&1; } \
       || echo "setup: WARNING: could not install $2; $4"
+    if [ -n "$no_start" ]; then rm -f /usr/sbin/policy-rc.d; fi
   else
     echo "setup: WARNING: $2 ($1) is missing; install it (apt-get install $2) for $3; $4"
   fi
@@ -52,6 +59,11 @@ debian_package() {
 debian_package bwrap bubblewrap "isolated local sandboxes" "local sandboxes will run without isolation"
 # Chromium, for the console's browser tests (Playwright drives Debian's build).
 debian_package chromium chromium "the console's browser tests" "the console's browser tests will fail"
+# Real mail and calendar servers for the email-server and calendar-server tests (each test starts
+# its own Dovecot and Radicale on loopback; nothing listens after install).
+debian_package /usr/sbin/dovecot dovecot-imapd "the email-server tests (IMAP)" "the email-server tests will fail"
+debian_package /usr/lib/dovecot/lmtp dovecot-lmtpd "the email-server tests (mail delivery)" "the email-server tests will fail"
+debian_package /usr/bin/radicale radicale "the calendar-server tests (CalDAV)" "the calendar-server tests will fail"
 
 node scripts/build.js
 

@@ -13,10 +13,13 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 const BUILTIN_IDS = [
+  'calendar-server',
   'custom-api-server',
+  'email-server',
   'everything-server',
   'filesystem-server',
   'github-server',
+  'google-calendar-server',
   'google-drive-server',
   'jira-server',
   'memory-server',

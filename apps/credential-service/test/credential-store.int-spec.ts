@@ -129,7 +129,7 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
 
   it('round-trips the credential shape of every shipped server type, Unicode and the largest values included', async () => {
     const { data } = await gateway.send(RegistryServerList, {});
-    expect(data).toHaveLength(9);
+    expect(data).toHaveLength(12);
     for (const entry of data) {
       const schema = entry.credential_schema as {
         properties: Record<string, { maxLength: number }>;

@@ -40,9 +40,9 @@ describe('registry-service on the bus, driven by a plain AMQP client', () => {
   it('answers registry.server.list sent with the documented envelope by a client with no Nest in it', async () => {
     const reply = await raw.request('registry.server.list', {});
     expect(reply.err).toBeUndefined();
-    expect(reply.response.data).toHaveLength(9);
+    expect(reply.response.data).toHaveLength(12);
     expect(reply.response.data[0]).toMatchObject({
-      id: 'custom-api-server',
+      id: 'calendar-server',
       builtin: true,
       launch: expect.any(Object),
     });

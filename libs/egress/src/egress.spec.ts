@@ -119,6 +119,38 @@ describe('user-given targets', () => {
       'config.api_base_url is not a URL',
     );
   });
+
+  it("reads a bare host with the port its port field holds, or that field's default", () => {
+    const schema = {
+      properties: {
+        imap_host: { type: 'string', 'x-egress-target': true, 'x-egress-port': 'imap_port' },
+        imap_port: { type: 'integer', default: 993 },
+        smtp_host: { type: 'string', 'x-egress-target': true, 'x-egress-port': 'smtp_port' },
+        smtp_port: { type: 'integer' },
+      },
+    };
+    expect(
+      egressTargets(
+        schema,
+        { imap_host: 'Mail.Example.com', smtp_host: '[fd00::1]', smtp_port: '587' },
+        'config',
+      ),
+    ).toEqual([
+      { field: 'config.imap_host', host: 'mail.example.com', port: 993 },
+      { field: 'config.smtp_host', host: 'fd00::1', port: 587 },
+    ]);
+    // The host checked must be the host used: no scheme, credentials, port or path in it.
+    for (const host of ['imap://x', 'u@x', 'x:25', 'x/y', 'a..b', 'x y', '-x'])
+      expect(() => egressTargets(schema, { imap_host: host }, 'config')).toThrow(
+        'config.imap_host is not a host name or IP address',
+      );
+    expect(() => egressTargets(schema, { smtp_host: 'smtp.example.com' }, 'config')).toThrow(
+      'config.smtp_host has no port (smtp_port',
+    );
+    expect(() =>
+      egressTargets(schema, { smtp_host: 'smtp.example.com', smtp_port: 70000 }, 'config'),
+    ).toThrow('has no port');
+  });
 });
 
 describe('EgressGuard', () => {

@@ -98,16 +98,56 @@ export function hostsOf(value: string): { host: string; port: number }[] {
 
 /** The fields of a JSON Schema whose values are places to connect to (`"x-egress-target": true`). */
 export function egressTargetFields(schema: unknown): string[] {
-  const properties = (schema as { properties?: Record<string, unknown> } | null)?.properties;
-  if (!properties || typeof properties !== 'object') return [];
-  return Object.entries(properties)
-    .filter(([, p]) => (p as Record<string, unknown> | null)?.['x-egress-target'] === true)
+  return Object.entries(propertiesOf(schema))
+    .filter(([, p]) => p?.['x-egress-target'] === true)
     .map(([key]) => key);
+}
+
+function propertiesOf(schema: unknown): Record<string, Record<string, unknown> | null> {
+  const properties = (schema as { properties?: unknown } | null)?.properties;
+  return properties && typeof properties === 'object'
+    ? (properties as Record<string, Record<string, unknown> | null>)
+    : {};
+}
+
+/**
+ * A bare host (`mail.example.com`, `10.0.0.5`, `::1` or `[::1]`), as a host field holds it: a
+ * name of letters, digits, dots, dashes and underscores, or an IP literal. Anything else (a
+ * scheme, a path, credentials, a port) is refused, so the host checked is the host used.
+ */
+export function bareHostOf(value: string): string {
+  const host = bareHost(value.trim());
+  if (isIP(host) !== 0) return host;
+  if (
+    host.length > 253 ||
+    !/^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$/.test(host) ||
+    host.includes('..')
+  )
+    throw new TargetParseError('is not a host name or IP address');
+  return host;
+}
+
+/**
+ * The port of a host field marked `"x-egress-port": "<field>"`: that sibling field's value (a
+ * number or a numeric string), else its schema's `default`.
+ */
+function portOf(
+  portField: string,
+  properties: Record<string, Record<string, unknown> | null>,
+  values: Record<string, unknown>,
+): number {
+  const given = values[portField] ?? properties[portField]?.default;
+  const port = typeof given === 'string' && /^\d+$/.test(given.trim()) ? Number(given) : given;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new TargetParseError(`has no port (${portField} is not a port from 1 to 65535)`);
+  return port;
 }
 
 /**
  * The user-given targets among a connection's values: every field marked `x-egress-target` in
- * its schema that has a value. `prefix` names the object in messages (`config`,
+ * its schema that has a value. The value is a URL or connection string, or, when the field also
+ * names its port field (`"x-egress-port": "imap_port"`), a bare host whose port that field holds
+ * (mail servers take host and port apart). `prefix` names the object in messages (`config`,
  * `provided_credential_schema`). Throws TargetParseError with the field in its message.
  */
 export function egressTargets(
@@ -115,13 +155,18 @@ export function egressTargets(
   values: Record<string, unknown>,
   prefix: string,
 ): EgressTarget[] {
+  const properties = propertiesOf(schema);
   const targets: EgressTarget[] = [];
   for (const key of egressTargetFields(schema)) {
     const value = values[key];
     if (typeof value !== 'string' || value.trim() === '') continue;
+    const portField = properties[key]?.['x-egress-port'];
     let hosts: { host: string; port: number }[];
     try {
-      hosts = hostsOf(value);
+      hosts =
+        typeof portField === 'string'
+          ? [{ host: bareHostOf(value), port: portOf(portField, properties, values) }]
+          : hostsOf(value);
     } catch (error) {
       throw new TargetParseError(`${prefix}.${key} ${(error as Error).message}`);
     }

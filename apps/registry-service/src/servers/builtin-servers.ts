@@ -33,6 +33,39 @@ function credentials(
   };
 }
 
+/** A mail server's host, port and TLS settings (`imap_host`, `imap_port`, `imap_tls`). */
+function mailServer(
+  prefix: string,
+  protocol: string,
+  port: number,
+  tls: string,
+): Record<string, unknown> {
+  return {
+    [`${prefix}_host`]: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 253,
+      title: `${protocol} host`,
+      // Where the server connects: this host on the port of the next field (docs/security/egress.md).
+      'x-egress-target': true,
+      'x-egress-port': `${prefix}_port`,
+    },
+    [`${prefix}_port`]: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: port,
+      title: `${protocol} port`,
+    },
+    [`${prefix}_tls`]: {
+      type: 'boolean',
+      default: true,
+      title: `${protocol} TLS`,
+      description: tls,
+    },
+  };
+}
+
 const NO_CONFIG = { type: 'object', additionalProperties: false, properties: {} };
 const NO_CREDENTIALS = credentials({}, []);
 
@@ -242,6 +275,134 @@ export const BUILTIN_SERVERS: CreateMcpServerCommand[] = [
     },
     // Only the hosts of the two URLs (user-given targets).
     egress: [],
+  },
+  {
+    id: 'email-server',
+    name: 'Email (IMAP and SMTP)',
+    description:
+      'Search, read, send and reply to the mail of any IMAP and SMTP mailbox (no vendor account needed).',
+    category: 'communication',
+    transport: 'stdio',
+    package: 'mcp-mail-server@1.2.1',
+    launch: {
+      command: 'mcp-mail-server',
+      args: [],
+      env: {
+        IMAP_HOST: 'config:imap_host',
+        IMAP_PORT: 'config:imap_port',
+        IMAP_SECURE: 'config:imap_tls',
+        SMTP_HOST: 'config:smtp_host',
+        SMTP_PORT: 'config:smtp_port',
+        SMTP_SECURE: 'config:smtp_tls',
+        EMAIL_USER: 'credential:username',
+        EMAIL_PASS: 'credential:password',
+      },
+    },
+    credential_schema: credentials(
+      {
+        username: {
+          title: 'User name',
+          description: 'The mailbox login for IMAP and SMTP, usually the full address.',
+        },
+        password: { title: 'Password', description: 'The password or app password.', secret: true },
+      },
+      ['username', 'password'],
+    ),
+    config_schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['imap_host', 'smtp_host'],
+      properties: {
+        ...mailServer('imap', 'IMAP', 993, 'TLS from the start (port 993); false for plain IMAP'),
+        ...mailServer(
+          'smtp',
+          'SMTP',
+          465,
+          'TLS from the start (port 465); false for plain SMTP or STARTTLS (587)',
+        ),
+      },
+    },
+    // Only the two mail servers the config names (user-given targets, host with its port).
+    egress: [],
+  },
+  {
+    id: 'calendar-server',
+    name: 'Calendar (CalDAV)',
+    description:
+      'Calendars, events and to-dos of any CalDAV server: Nextcloud, Fastmail, iCloud, Radicale and others.',
+    category: 'productivity',
+    transport: 'stdio',
+    package: 'caldav-mcp@0.10.0',
+    launch: {
+      command: 'caldav-mcp',
+      args: [],
+      env: {
+        CALDAV_BASE_URL: 'config:caldav_url',
+        CALDAV_USERNAME: 'credential:username',
+        CALDAV_PASSWORD: 'credential:password',
+      },
+    },
+    credential_schema: credentials(
+      {
+        username: { title: 'User name', description: 'The CalDAV login.' },
+        password: { title: 'Password', description: 'The password or app password.', secret: true },
+      },
+      ['username', 'password'],
+    ),
+    config_schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['caldav_url'],
+      properties: {
+        caldav_url: {
+          type: 'string',
+          format: 'uri',
+          maxLength: 2048,
+          title: 'CalDAV URL',
+          description: 'The server address, e.g. https://cloud.example.com/remote.php/dav/',
+          'x-egress-target': true,
+        },
+      },
+    },
+    // Only the CalDAV server the URL names (a user-given target).
+    egress: [],
+  },
+  {
+    id: 'google-calendar-server',
+    name: 'Google Calendar',
+    description: 'Events, calendars, free/busy and scheduling of a Google account.',
+    category: 'productivity',
+    transport: 'stdio',
+    package: '@cocal/google-calendar-mcp@2.6.3',
+    launch: {
+      command: 'google-calendar-mcp',
+      args: [],
+      env: {
+        GOOGLE_OAUTH_CREDENTIALS: 'credential-file:google_oauth_client',
+        GOOGLE_CALENDAR_MCP_TOKEN_PATH: 'credential-file:google_tokens',
+      },
+    },
+    credential_schema: credentials(
+      {
+        google_oauth_client: {
+          title: 'OAuth client',
+          description:
+            'The OAuth client JSON from Google Cloud (a Desktop app client of a project with the Calendar API).',
+          secret: true,
+          json: true,
+        },
+        google_tokens: {
+          title: 'Tokens',
+          description:
+            'The tokens.json that "npx @cocal/google-calendar-mcp auth" writes ({"normal": {"access_token": ..., "refresh_token": ...}}).',
+          secret: true,
+          json: true,
+        },
+      },
+      ['google_oauth_client', 'google_tokens'],
+    ),
+    config_schema: NO_CONFIG,
+    egress: ['www.googleapis.com', 'oauth2.googleapis.com'],
   },
   {
     id: 'filesystem-server',

@@ -106,6 +106,27 @@ describe('server type rules', () => {
     expect(checkServerType(bad, undefined)[0]).toMatch(/^config_schema is not a valid JSON Schema/);
   });
 
+  it("requires a host target's port field to exist beside it", () => {
+    const schema = (host: Record<string, unknown>, port?: Record<string, unknown>) => ({
+      type: 'object',
+      additionalProperties: false,
+      properties: { host: { type: 'string', ...host }, ...(port ? { port } : {}) },
+    });
+    const target = { 'x-egress-target': true, 'x-egress-port': 'port' };
+    expect(
+      checkServerType(type({ config_schema: schema(target, { type: 'integer' }) }), undefined),
+    ).toEqual([]);
+    expect(checkServerType(type({ config_schema: schema(target) }), undefined)).toEqual([
+      'config_schema.properties.host.x-egress-port must name an integer or string property of config_schema',
+    ]);
+    expect(
+      checkServerType(
+        type({ config_schema: schema({ 'x-egress-port': 'port' }, { type: 'integer' }) }),
+        undefined,
+      ),
+    ).toEqual(['config_schema.properties.host has x-egress-port but is not an x-egress-target']);
+  });
+
   it('refuses redeclaring a platform setting', () => {
     const bad = type({
       config_schema: {

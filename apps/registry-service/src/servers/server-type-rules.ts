@@ -25,6 +25,8 @@ export const PLATFORM_CONFIG_KEYS = ['persistent_storage'];
 const ajv = new Ajv({ strict: true, allErrors: true });
 // A field whose value is a place to connect to: the connection's egress target (docs/security/egress.md).
 ajv.addKeyword({ keyword: 'x-egress-target', schemaType: 'boolean' });
+// A target that is a bare host names the sibling field holding its port (`"imap_port"`).
+ajv.addKeyword({ keyword: 'x-egress-port', schemaType: 'string' });
 addFormats(ajv);
 
 type SchemaObject = {
@@ -199,6 +201,17 @@ function checkObjectSchema(
       if (typeof key !== 'string' || !s.properties?.[key])
         problems.push(`${field}.required names "${String(key)}", which is not in properties`);
     }
+  }
+  for (const [key, property] of Object.entries(s.properties ?? {})) {
+    const portField = (property as Record<string, unknown> | null)?.['x-egress-port'];
+    if (portField === undefined) continue;
+    const port = typeof portField === 'string' ? s.properties?.[portField] : undefined;
+    if (property['x-egress-target'] !== true)
+      problems.push(`${field}.properties.${key} has x-egress-port but is not an x-egress-target`);
+    if (!port || (port.type !== 'integer' && port.type !== 'string'))
+      problems.push(
+        `${field}.properties.${key}.x-egress-port must name an integer or string property of ${field}`,
+      );
   }
   try {
     ajv.compile(schema);

@@ -62,6 +62,31 @@ describe('launch resolution', () => {
     });
   });
 
+  it('takes a config value left out from its schema default, as text', () => {
+    const resolved = resolveLaunch({
+      entry: {
+        ...entry({
+          command: 'example-server',
+          args: [],
+          env: { PORT: 'config:port', TLS: 'config:tls', HOST: 'config:host', NONE: 'config:none' },
+        }),
+        config_schema: {
+          properties: {
+            port: { type: 'integer', default: 993 },
+            tls: { type: 'boolean', default: true },
+            host: { type: 'string' },
+            none: { type: 'string' },
+          },
+        },
+      },
+      installed,
+      credentials: {},
+      config: { host: 'mail.example.com', tls: false },
+      paths,
+    });
+    expect(resolved.env).toEqual({ PORT: '993', TLS: 'false', HOST: 'mail.example.com' });
+  });
+
   it('writes a credential file into the working dir and passes its path', () => {
     const resolved = resolveLaunch({
       entry: entry({

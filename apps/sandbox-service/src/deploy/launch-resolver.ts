@@ -18,7 +18,8 @@ const CREDENTIAL_FILES = '.credentials';
 /**
  * Turns a server type's launch spec into what the sandbox runs: references to credentials and
  * config replaced by their values, credential files written into the working dir, paths as the
- * sandbox sees them. A missing optional value drops its environment variable; an argument that
+ * sandbox sees them. A config value left out takes its schema's `default`; a missing optional
+ * value without one drops its environment variable; an argument that
  * needs a missing value is a deploy error naming it.
  */
 export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
@@ -46,7 +47,8 @@ export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
         return raw === undefined ? undefined : headerList(raw, ref.key);
       }
       case 'config': {
-        const raw = config[ref.key];
+        // A setting left out takes its schema's default (a mail server's usual port).
+        const raw = config[ref.key] ?? schemaDefault(entry.config_schema, ref.key);
         if (raw === undefined || raw === null) return undefined;
         return typeof raw === 'string' ? raw : JSON.stringify(raw);
       }
@@ -93,6 +95,12 @@ export function resolveLaunch(input: LaunchInput): ResolvedLaunch {
     files,
     packageInstallDir: installed.installDir,
   };
+}
+
+function schemaDefault(schema: unknown, key: string): unknown {
+  const properties = (schema as { properties?: Record<string, { default?: unknown } | null> })
+    ?.properties;
+  return properties?.[key]?.default;
 }
 
 /** A JSON object of headers as `Name:Value,Name2:Value2` (the form the OpenAPI server reads). */
