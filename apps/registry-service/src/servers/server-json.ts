@@ -279,7 +279,10 @@ function fromRemote(
         );
         return undefined;
       }
-      return `{${config.add(key, variable ?? { description: `Fills {${name}} in the server's URL` }, variable ? variable.isRequired === true : true, MAX_REMOTE_URL_LENGTH)}}`;
+      // A variable the document does not declare is needed to fill the URL all the same.
+      const input = variable ?? { description: `Fills {${name}} in the server's URL` };
+      const required = variable ? variable.isRequired === true : true;
+      return `{${config.add(key, input, required, MAX_REMOTE_URL_LENGTH)}}`;
     });
   }
 
