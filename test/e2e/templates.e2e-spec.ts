@@ -2,12 +2,14 @@ import {
   ApiClient,
   connectMcpClient,
   createTestInfrastructure,
+  RemoteMcpServer,
   REPO_ROOT,
   resultText,
   type TestInfrastructure,
   TestPlatform,
   waitForStatus,
 } from '@athenic/testing';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -33,6 +35,12 @@ const TEMPLATE = {
   egress: [],
 };
 
+function serverJson(name: string): Record<string, unknown> {
+  return JSON.parse(
+    readFileSync(path.join(REPO_ROOT, 'test/fixtures/server-json', `${name}.json`), 'utf8'),
+  );
+}
+
 describe('templates per account: made, installed and used by one account, invisible to another', () => {
   let infra: TestInfrastructure;
   let platform: TestPlatform;
@@ -41,10 +49,16 @@ describe('templates per account: made, installed and used by one account, invisi
   let asB: ApiClient;
   let keyA: string;
   let connectionId: string;
+  // A hosted server an account imports the server.json of: on loopback, opened on its port only.
+  const remoteToken = `tok_${randomBytes(16).toString('hex')}`;
+  const remote = new RemoteMcpServer(remoteToken, '/acme/mcp');
 
   beforeAll(async () => {
+    await remote.start();
     infra = await createTestInfrastructure('templates');
-    platform = await new TestPlatform(infra, { env: { DEPLOY_TIMEOUT_MS: '8000' } }).start();
+    platform = await new TestPlatform(infra, {
+      env: { DEPLOY_TIMEOUT_MS: '8000', EGRESS_ALLOW_PRIVATE: `127.0.0.1:${remote.port}` },
+    }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
     const key = async (account: string) =>
       (await admin.post('/functions/v1/api-keys', { account_id: account, name: 'templates' })).body
@@ -57,6 +71,7 @@ describe('templates per account: made, installed and used by one account, invisi
   afterAll(async () => {
     await platform?.stop();
     await infra?.dispose();
+    await remote.stop();
   });
 
   it("lets account A add a template of an installed package; the catalog shows each entry's transport, isolation and visibility", async () => {
@@ -170,21 +185,30 @@ describe('templates per account: made, installed and used by one account, invisi
     });
     expect(missing.status).toBe(400);
     expect(missing.body.message).toContain('npm run mcp:add -- @example/not-installed@1.2.3');
-    const remote = await asA.post('/functions/v1/mcp-servers', {
+    const noRemote = await asA.post('/functions/v1/mcp-servers', {
       ...TEMPLATE,
       id: 'a-remote',
       transport: 'streamable-http',
     });
-    expect(remote.status).toBe(400);
-    expect(remote.body.message).toBe('Invalid request: remote is required.');
-    const remoteImport = await asA.post(
-      '/functions/v1/mcp-servers/import',
-      JSON.parse(
-        readFileSync(path.join(REPO_ROOT, 'test/fixtures/server-json/remote-only.json'), 'utf8'),
+    expect(noRemote.status).toBe(400);
+    expect(noRemote.body.message).toBe('Invalid request: remote is required.');
+    const secretInUrl = await asA.post('/functions/v1/mcp-servers/import', {
+      ...serverJson('remote-only'),
+      remotes: [
+        {
+          type: 'streamable-http',
+          url: 'https://mcp.example.com/{token}/mcp',
+          variables: { token: { isSecret: true } },
+        },
+      ],
+    });
+    expect(secretInUrl.status).toBe(400);
+    expect(secretInUrl.body).toMatchObject({
+      error: 'validation_failed',
+      message: expect.stringContaining(
+        'remotes[0].variables.token is secret, and a secret cannot be put in a URL',
       ),
-    );
-    expect(remoteImport.status).toBe(400);
-    expect(remoteImport.body.message).toContain('remotes');
+    });
     for (const id of ['a-public', 'a-shell', 'a-missing', 'a-remote', 'weather'])
       expect((await admin.get(`/functions/v1/mcp-servers/${id}`)).status).toBe(404);
   });
@@ -205,6 +229,129 @@ describe('templates per account: made, installed and used by one account, invisi
       launch: { command: 'mcp-server-memory' },
     });
     expect((await asB.get('/functions/v1/mcp-servers/a-imported-memory')).status).toBe(404);
+  });
+
+  it("imports a remote-only server.json as a streamable-http template; its installs are checked like any remote template's", async () => {
+    const res = await asA.post('/functions/v1/mcp-servers/import', serverJson('remote-only'));
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      id: 'weather',
+      transport: 'streamable-http',
+      isolation: 'remote',
+      visibility: 'account',
+      account_id: 'tpl-acct-a',
+      package: null,
+      launch: null,
+      remote: {
+        url: 'https://mcp.example.com/{tenant}/mcp',
+        headers: { Authorization: 'Bearer {credential:token}' },
+      },
+      config_schema: { required: ['tenant'] },
+      credential_schema: { required: ['token'], properties: { token: { writeOnly: true } } },
+      egress: [],
+    });
+    expect((await asB.get('/functions/v1/mcp-servers/weather')).status).toBe(404);
+
+    // The config and credentials its schemas ask for, as for any template.
+    const missing = await asA.post('/functions/v1/mcp-connections/install', {
+      mcp_server_id: 'weather',
+      title: 'Weather',
+      provided_credential_schema: { token: 'tok_weather' },
+    });
+    expect(missing.status).toBe(400);
+    expect(missing.body.message).toContain('config.tenant is required');
+
+    // mcp.example.com resolves nowhere here: the install is taken (a name may resolve later),
+    // the deploy's egress check refuses it, in mcpError, saying why.
+    const installed = await asA.install({
+      mcp_server_id: 'weather',
+      title: 'Weather',
+      config: { tenant: 'acme' },
+      provided_credential_schema: { token: 'tok_weather' },
+    });
+    const failed = await waitForStatus(asA, installed.id, ['mcpError', 'mcpRunning']);
+    expect(failed.status).toBe('mcpError');
+    expect(failed.status_reason).toMatch(
+      /^Egress refused: mcp\.example\.com:443: mcp\.example\.com could not be resolved/,
+    );
+    expect(failed.status_reason).not.toContain('tok_weather');
+    expect((await asA.delete(`/functions/v1/mcp-connections/${installed.id}`)).status).toBe(204);
+  });
+
+  it('imports the server.json of a hosted server (written here with its port), installs it and calls its tools through the gateway; an address the egress rule refuses answers 400 egress_denied', async () => {
+    const document = {
+      $schema: 'https://static.modelcontextprotocol.io/schemas/2025-09-29/server.schema.json',
+      name: 'com.example.acme/echo',
+      title: 'Hosted echo',
+      description: 'An echo server hosted per tenant',
+      version: '1.0.0',
+      remotes: [
+        { type: 'sse', url: `http://{host}:${remote.port}/{tenant}/sse` },
+        {
+          type: 'streamable-http',
+          url: `http://{host}:${remote.port}/{tenant}/mcp`,
+          variables: {
+            host: { description: 'Where the server runs', isRequired: true },
+            tenant: { description: 'Your tenant', isRequired: true, choices: ['acme', 'other'] },
+          },
+          headers: [
+            {
+              name: 'Authorization',
+              value: 'Bearer {token}',
+              isRequired: true,
+              isSecret: true,
+              variables: { token: { description: 'An access token of the tenant' } },
+            },
+            { name: 'X-Client', value: 'athenic-e2e' },
+          ],
+        },
+      ],
+    };
+    const imported = await asA.post('/functions/v1/mcp-servers/import', document);
+    expect(imported.status).toBe(201);
+    expect(imported.body).toMatchObject({
+      id: 'echo',
+      name: 'Hosted echo',
+      transport: 'streamable-http',
+      isolation: 'remote',
+      remote: {
+        url: `http://{host}:${remote.port}/{tenant}/mcp`,
+        headers: { Authorization: 'Bearer {credential:token}', 'X-Client': 'athenic-e2e' },
+      },
+    });
+
+    // 127.0.0.2 is loopback, which EGRESS_ALLOW_PRIVATE does not open: refused, nothing made.
+    const before = (await asA.get('/functions/v1/mcp-connections')).body.data.length;
+    const denied = await asA.post('/functions/v1/mcp-connections/install', {
+      mcp_server_id: 'echo',
+      title: 'Not opened',
+      config: { host: '127.0.0.2', tenant: 'acme' },
+      provided_credential_schema: { token: remoteToken },
+    });
+    expect(denied.status).toBe(400);
+    expect(denied.body.error).toBe('egress_denied');
+    expect(denied.body.message).toContain('EGRESS_ALLOW_PRIVATE');
+    expect((await asA.get('/functions/v1/mcp-connections')).body.data).toHaveLength(before);
+
+    const installed = await asA.install({
+      mcp_server_id: 'echo',
+      title: 'Hosted echo',
+      config: { host: '127.0.0.1', tenant: 'acme' },
+      provided_credential_schema: { token: remoteToken },
+    });
+    const running = await waitForStatus(asA, installed.id, 'mcpRunning');
+    expect(running.isolation).toBe('remote');
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${installed.id}/mcp`,
+      keyA,
+      'imported-remote',
+    );
+    expect(
+      resultText(await client.callTool({ name: 'echo', arguments: { text: 'imported' } })),
+    ).toBe('remote echo: imported');
+    await client.close();
+    expect(remote.requests.some((r) => r.authorized)).toBe(true);
+    expect((await asA.delete(`/functions/v1/mcp-connections/${installed.id}`)).status).toBe(204);
   });
 
   it('installs the template for A and serves its tools through the MCP endpoint', async () => {

@@ -430,11 +430,87 @@ describe('registry templates on Postgres', () => {
       });
     });
 
+    it('imports a remote-only document as a streamable-http template: the URL\'s variable a config key, the secret header\'s a credential, isolation "remote"', async () => {
+      const entry = await registry.import({
+        document: fixture('remote-only'),
+        visibility: 'account',
+        account_id: B,
+      });
+      expect(entry).toMatchObject({
+        id: 'weather',
+        name: 'com.example/weather',
+        visibility: 'account',
+        account_id: B,
+        transport: 'streamable-http',
+        isolation: 'remote',
+        package: null,
+        launch: null,
+        remote: {
+          url: 'https://mcp.example.com/{tenant}/mcp',
+          headers: { Authorization: 'Bearer {credential:token}' },
+        },
+        config_schema: { required: ['tenant'], properties: { tenant: { type: 'string' } } },
+        credential_schema: {
+          required: ['token'],
+          properties: { token: { type: 'string', writeOnly: true, maxLength: 8192 } },
+        },
+        egress: [],
+      });
+      expect((await registry.get({ id: 'weather', account_id: B })).remote).toEqual(entry.remote);
+    });
+
+    it('imports an sse remote with declared variables as a public type', async () => {
+      const entry = await registry.import({ document: fixture('remote-sse'), id: 'crm-imported' });
+      expect(entry).toMatchObject({
+        id: 'crm-imported',
+        visibility: 'public',
+        account_id: null,
+        transport: 'sse',
+        isolation: 'remote',
+        remote: {
+          url: 'https://{region}.crm.example.com/workspaces/{workspace_id}/sse',
+          headers: {
+            Authorization: 'Token {credential:api_key}',
+            'X-Api-Version': '2024-10-01',
+            'X-Timezone': '{x_timezone}',
+          },
+        },
+        config_schema: {
+          required: ['region', 'workspace_id'],
+          properties: { region: { enum: ['eu', 'us', 'ap'], default: 'eu' } },
+        },
+        credential_schema: { required: ['api_key'] },
+      });
+    });
+
     it.each([
       [
-        'a remote server',
-        fixture('remote-only'),
-        'remotes (streamable-http or sse servers) are not supported yet',
+        'a secret in the URL of a remote',
+        {
+          ...fixture('remote-only'),
+          remotes: [
+            {
+              type: 'streamable-http',
+              url: 'https://mcp.example.com/mcp?key={key}',
+              variables: { key: { isSecret: true } },
+            },
+          ],
+        },
+        'remotes[0].variables.key is secret, and a secret cannot be put in a URL (URLs are logged)',
+      ],
+      [
+        'a remote header the MCP client sets itself',
+        {
+          ...fixture('remote-only'),
+          remotes: [
+            {
+              type: 'sse',
+              url: 'https://mcp.example.com/sse',
+              headers: [{ name: 'Mcp-Session-Id', value: 'fixed' }],
+            },
+          ],
+        },
+        "remotes[0].headers.Mcp-Session-Id is set by the platform's MCP client",
       ],
       [
         'a package that is not installed',

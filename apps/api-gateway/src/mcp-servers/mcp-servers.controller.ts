@@ -130,7 +130,7 @@ export class McpServersController {
   @HttpCode(201)
   @ApiOperation({
     summary:
-      'Adds the server type a server.json document of the official MCP Registry describes (its npm package, installed with npm run mcp:add; remotes are not supported yet). Ownership as for POST.',
+      'Adds the server type a server.json document of the official MCP Registry describes: its npm package (installed with npm run mcp:add), else its first streamable-http or sse remote as a remote type. Ownership as for POST.',
   })
   @ApiBody({
     schema: {

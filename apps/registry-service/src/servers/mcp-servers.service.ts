@@ -117,10 +117,16 @@ export class McpServersService {
     return deleted;
   }
 
-  /** The template or type a `server.json` document describes (server-json.ts), then as create. */
+  /**
+   * The template or type a `server.json` document describes (server-json.ts), then as create: its
+   * npm package as installed here, or, for a document with remotes and no npm package, its remote
+   * (nothing installed to look up).
+   */
   async import(command: ImportMcpServerCommand): Promise<McpServerEntry> {
     const pkg = serverJsonPackage(command.document);
-    const installed = await findInstalledPackage(this.env.MCP_PACKAGES_DIR, pkg.name);
+    const installed = pkg
+      ? await findInstalledPackage(this.env.MCP_PACKAGES_DIR, pkg.name)
+      : undefined;
     const fields = fromServerJson(command.document, installed, command.id);
     return this.create({
       ...fields,

@@ -190,7 +190,7 @@ export class DeleteMcpServerCommand {
 
 /**
  * Creates the type or template a `server.json` document of the official MCP Registry describes
- * (its npm package; remotes are refused for now). `id`: the new entry's id, else derived from the
+ * (its npm package, else its first remote). `id`: the new entry's id, else derived from the
  * document's name. Visibility and owner as for `CreateMcpServerCommand`.
  */
 export class ImportMcpServerCommand {

@@ -57,7 +57,7 @@ export const RegistryServerImport = defineCommand({
   payload: ImportMcpServerCommand,
   reply: McpServerEntry,
   summary:
-    'Creates the type or template a `server.json` document of the official MCP Registry describes (an installed npm package); `validation_failed` names what cannot be imported (remotes are not supported yet).',
+    'Creates the type or template a `server.json` document of the official MCP Registry describes (an installed npm package, else its first streamable-http or sse remote); `validation_failed` names what cannot be imported.',
 });
 
 export const RegistryServerChanged = defineEvent({
