@@ -52,6 +52,11 @@ debian_package() {
 debian_package bwrap bubblewrap "isolated local sandboxes" "local sandboxes will run without isolation"
 # Chromium, for the console's browser tests (Playwright drives Debian's build).
 debian_package chromium chromium "the console's browser tests" "the console's browser tests will fail"
+# Dovecot (IMAP and LMTP) and Radicale (CalDAV): the real mail and calendar servers that
+# libs/testing starts on loopback for the mail and calendar MCP servers' tests.
+debian_package /usr/sbin/dovecot dovecot-imapd "the local mail server of the tests" "the mail server tests will fail"
+debian_package /usr/lib/dovecot/lmtp dovecot-lmtpd "delivery to the tests' local mail server" "the mail server tests will fail"
+debian_package /usr/bin/radicale radicale "the local CalDAV server of the tests" "the CalDAV server tests will fail"
 
 node scripts/build.js
 
