@@ -16,4 +16,5 @@ export * from './event-stream';
 export * from './browser';
 export * from './remote-mcp-server';
 export * from './mail-server';
+export * from './caldav-server';
 export type { LocalUser } from './local-daemon';

@@ -1,4 +1,10 @@
-import { type MailServer, processes, startMailServer } from '@athenic/testing';
+import {
+  type CalDavServer,
+  type MailServer,
+  processes,
+  startCalDavServer,
+  startMailServer,
+} from '@athenic/testing';
 import { ImapFlow } from 'imapflow';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -6,6 +12,7 @@ import { createTransport } from 'nodemailer';
 
 const alice = { user: 'alice@example.test', password: 'alice-secret' };
 const bob = { user: 'bob@example.test', password: 'bob-secret' };
+const carol = { user: 'carol', password: 'carol-secret' };
 
 function alive(pid: number): boolean {
   try {
@@ -139,5 +146,75 @@ describe('local mail server whose Dovecot is down', () => {
     await mail.stop();
     expect(processesOf(mail.dir)).toEqual([]);
     expect(existsSync(mail.dir)).toBe(false);
+  });
+});
+
+describe('local CalDAV server (Radicale)', () => {
+  let caldav: CalDavServer;
+
+  beforeAll(async () => {
+    caldav = await startCalDavServer([carol]);
+  });
+
+  afterAll(async () => {
+    await caldav?.stop();
+  });
+
+  const auth = (password: string) =>
+    `Basic ${Buffer.from(`${carol.user}:${password}`).toString('base64')}`;
+
+  it('stores an event PUT into a calendar it made, and lists it', async () => {
+    const calendarUrl = await caldav.createCalendar(carol.user, carol.password, 'work');
+    expect(calendarUrl).toBe(`${caldav.baseUrl}carol/work/`);
+    const ics = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//athenic//test//EN',
+      'BEGIN:VEVENT',
+      'UID:standup-1@example.test',
+      'DTSTAMP:20260101T090000Z',
+      'DTSTART:20260105T100000Z',
+      'DTEND:20260105T101500Z',
+      // A folded line and an escaped comma, as clients write them.
+      'SUMMARY:Stand-up\\, with the whole tea',
+      ' m',
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    const put = await fetch(`${calendarUrl}standup-1.ics`, {
+      method: 'PUT',
+      headers: { authorization: auth(carol.password), 'content-type': 'text/calendar' },
+      body: ics,
+    });
+    expect(put.status).toBe(201);
+    expect(await caldav.listEvents(carol.user, carol.password, calendarUrl)).toEqual([
+      {
+        uid: 'standup-1@example.test',
+        summary: 'Stand-up, with the whole team',
+        start: '20260105T100000Z',
+      },
+    ]);
+  });
+
+  it('answers a wrong password with 401', async () => {
+    const res = await fetch(caldav.baseUrl, {
+      method: 'PROPFIND',
+      headers: { authorization: auth('wrong'), depth: '0' },
+    });
+    await res.arrayBuffer();
+    expect(res.status).toBe(401);
+    await expect(
+      caldav.listEvents(carol.user, 'wrong', `${caldav.baseUrl}carol/work/`),
+    ).rejects.toThrow(/401/);
+  });
+
+  it('stops Radicale and removes its temp dir', async () => {
+    const { dir, pid } = caldav;
+    expect(existsSync(dir)).toBe(true);
+    await caldav.stop();
+    expect(alive(pid)).toBe(false);
+    expect(processesOf(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 });
