@@ -15,3 +15,6 @@ export * from './conformance';
 export * from './event-stream';
 export * from './browser';
 export * from './remote-mcp-server';
+export * from './mail-server';
+export * from './caldav-server';
+export type { LocalUser } from './local-daemon';
