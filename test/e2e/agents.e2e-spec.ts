@@ -9,6 +9,7 @@ import {
   resultText,
   type TestInfrastructure,
   TestPlatform,
+  waitForRun,
   waitForStatus,
 } from '@athenic/testing';
 
@@ -24,14 +25,7 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     const started = await api.post('/functions/v1/agent-runs', body);
     expect(started.status).toBe(202);
     expect(started.body).toEqual({ id: expect.any(String), status: 'queued' });
-    return eventually(
-      async () => {
-        const run = (await api.get(`/functions/v1/agent-runs/${started.body.id}`)).body;
-        expect(['completed', 'failed']).toContain(run.status);
-        return run;
-      },
-      { timeoutMs: 30000, intervalMs: 200 },
-    );
+    return waitForRun(api, started.body.id);
   }
 
   beforeAll(async () => {

@@ -1,9 +1,9 @@
 import {
   ApiClient,
   createTestInfrastructure,
-  eventually,
   type TestInfrastructure,
   TestPlatform,
+  waitForRun,
   waitForStatus,
 } from '@athenic/testing';
 
@@ -61,14 +61,7 @@ withKey('a real model uses a real MCP server through the platform', () => {
         },
       ],
     });
-    const run = await eventually(
-      async () => {
-        const r = (await api.get(`/functions/v1/agent-runs/${started.body.id}`)).body;
-        expect(['completed', 'failed']).toContain(r.status);
-        return r;
-      },
-      { timeoutMs: 120000, intervalMs: 1000 },
-    );
+    const run = await waitForRun(api, started.body.id, 120000);
     expect(run.status).toBe('completed');
     expect(run.tool_calls.length).toBeGreaterThan(0);
   }, 180000);

@@ -2,11 +2,11 @@ import {
   ApiClient,
   connectMcpClient,
   createTestInfrastructure,
-  eventually,
   FakeOpenAi,
   lastToolResult,
   RemoteMcpServer,
   resultText,
+  runAgent,
   type TestInfrastructure,
   TestPlatform,
   waitForStatus,
@@ -186,19 +186,10 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
       () => ({ toolCalls: [{ name: '-echo', arguments: { text: 'from the agent' } }] }),
       (request) => ({ content: `Said: ${lastToolResult(request)}` }),
     ]);
-    const started = await admin.post('/functions/v1/agent-runs', {
+    const run = await runAgent(admin, {
       account_id: ACCOUNT,
       messages: [{ role: 'user', content: 'Echo something.' }],
     });
-    expect(started.status).toBe(202);
-    const run = await eventually(
-      async () => {
-        const body = (await admin.get(`/functions/v1/agent-runs/${started.body.id}`)).body;
-        expect(['completed', 'failed']).toContain(body.status);
-        return body;
-      },
-      { timeoutMs: 30000, intervalMs: 200 },
-    );
     expect(run).toMatchObject({ status: 'completed', error: null });
     expect(run.output).toContain('remote echo: from the agent');
     expect(run.tool_calls).toEqual([

@@ -65,6 +65,31 @@ export class ApiClient {
   }
 }
 
+/** Polls an agent run until it ends (completed or failed); returns it (fails with its last state). */
+export async function waitForRun(api: ApiClient, id: string, timeoutMs = 60000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const res = await api.get(`/functions/v1/agent-runs/${id}`);
+    last = res.body;
+    if (res.status === 200 && ['completed', 'failed'].includes(res.body.status)) return res.body;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Run ${id} did not end within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+/** Starts an agent run (202 expected) and waits for its end. */
+export async function runAgent(
+  api: ApiClient,
+  body: Record<string, unknown>,
+  timeoutMs = 60000,
+): Promise<any> {
+  const started = await api.post('/functions/v1/agent-runs', body);
+  if (started.status !== 202)
+    throw new Error(`agent-runs answered ${started.status}: ${JSON.stringify(started.body)}`);
+  return waitForRun(api, started.body.id, timeoutMs);
+}
+
 /** Polls a connection until it reaches one of `statuses`; returns it (fails with its last state). */
 export async function waitForStatus(
   api: ApiClient,
