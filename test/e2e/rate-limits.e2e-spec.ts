@@ -3,10 +3,12 @@ import {
   createTestInfrastructure,
   type TestInfrastructure,
   TestPlatform,
+  waitForStatus,
 } from '@athenic/testing';
 import { randomUUID } from 'node:crypto';
 
-// Rate limits at the gateway, counted in the machine's Redis (docs/security/limits.md).
+// Rate limits at the gateway, counted in the machine's Redis, and the cap on an account's MCP
+// sessions in the sandbox service (docs/security/limits.md).
 describe('rate limits', () => {
   let infra: TestInfrastructure;
   let platform: TestPlatform;
@@ -25,10 +27,18 @@ describe('rate limits', () => {
         RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '5',
         RATE_LIMIT_INSTALLS_PER_MINUTE: '2',
         RATE_LIMIT_AGENT_RUNS_PER_MINUTE: '2',
+        MCP_SESSIONS_PER_ACCOUNT: '3',
       },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
-    for (const account of ['acct-flood', 'acct-quiet', 'acct-install', 'acct-agent']) {
+    for (const account of [
+      'acct-flood',
+      'acct-quiet',
+      'acct-install',
+      'acct-agent',
+      'acct-sessions',
+      'acct-sessions-other',
+    ]) {
       const res = await admin.post('/functions/v1/api-keys', { account_id: account, name: 'k' });
       keys[account] = res.body.key;
     }
@@ -98,6 +108,65 @@ describe('rate limits', () => {
     // No model is configured here (503); the third start is refused before it is even tried.
     expect(runs[2]).toBe(429);
     expect(runs.slice(0, 2)).not.toContain(429);
+  });
+
+  // Before the authentication failures below, which block this address.
+  it("caps an account's MCP sessions across its connections (MCP_SESSIONS_PER_ACCOUNT), and not another account's", async () => {
+    const install = async (account: string, title: string) => {
+      const { id } = await admin.install({
+        mcp_server_id: 'memory-server',
+        account_id: account,
+        title,
+      });
+      return id as string;
+    };
+    const first = await install('acct-sessions', 'one');
+    const second = await install('acct-sessions', 'two');
+    const theirs = await install('acct-sessions-other', 'theirs');
+    for (const id of [first, second, theirs]) await waitForStatus(admin, id, 'mcpRunning');
+    const endpoint = (id: string) => `${platform.baseUrl}/functions/v1/mcp-connections/${id}/mcp`;
+    const headers = (account: string) => ({
+      authorization: `Bearer ${keys[account]}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-06-18',
+    });
+    const initialize = (id: string, account = 'acct-sessions') =>
+      fetch(endpoint(id), {
+        method: 'POST',
+        headers: headers(account),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cap' } },
+        }),
+      });
+    const sessions: { id: string; session: string }[] = [];
+    for (const id of [first, second, first]) {
+      const res = await initialize(id);
+      expect(res.status).toBe(200);
+      sessions.push({ id, session: res.headers.get('mcp-session-id')! });
+    }
+    // The fourth, on either connection of the account, is refused.
+    for (const id of [second, first]) {
+      const refused = await initialize(id);
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+        'this account may hold 3 at once across its connections (MCP_SESSIONS_PER_ACCOUNT)',
+      );
+    }
+    // Another account's connection is served.
+    expect((await initialize(theirs, 'acct-sessions-other')).status).toBe(200);
+    // A session ended through the gateway gives its slot back.
+    const ended = await fetch(endpoint(sessions[0].id), {
+      method: 'DELETE',
+      headers: { ...headers('acct-sessions'), 'mcp-session-id': sessions[0].session },
+    });
+    expect(ended.status).toBe(200);
+    expect((await initialize(second)).status).toBe(200);
+    for (const id of [first, second, theirs])
+      await admin.delete(`/functions/v1/mcp-connections/${id}`);
   });
 
   it('makes an address that keeps failing to authenticate wait, before any key lookup', async () => {

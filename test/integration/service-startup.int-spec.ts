@@ -44,6 +44,17 @@ describe('start-up with a bad environment', () => {
     expect(stderr).toContain('SERVICE_ROLE_KEY, INTERNAL_SECRET must be set in production');
   });
 
+  it('the sandbox service exits naming MCP_SESSIONS_PER_ACCOUNT when it is not a positive integer', async () => {
+    const { code, stderr } = await start('sandbox-service', {
+      MCP_SESSIONS_PER_ACCOUNT: '0',
+      INTERNAL_SECRET: 's'.repeat(40),
+    });
+    expect(code).toBe(EXIT_CONFIG);
+    expect(stderr).toBe(
+      'sandbox-service: Invalid environment: MCP_SESSIONS_PER_ACCOUNT: MCP_SESSIONS_PER_ACCOUNT must not be less than 1\n',
+    );
+  });
+
   it('a service exits naming LOG_LEVEL when it is not a level', async () => {
     const { code, stderr } = await start('agent-runner', { LOG_LEVEL: 'loud' });
     expect(code).toBe(EXIT_CONFIG);

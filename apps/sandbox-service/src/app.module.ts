@@ -1,6 +1,7 @@
 import { serviceModuleMetadata } from '@athenic/bootstrap';
 import { SandboxHealthGet } from '@athenic/contracts';
 import { EgressGuard, createEgressGuard } from '@athenic/egress';
+import { SessionBudget } from '@athenic/mcp-bridge';
 import { Outbox } from '@athenic/messaging';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
@@ -62,6 +63,13 @@ export class AppModule {
             provide: EgressGuard,
             inject: [SANDBOX_CONFIG],
             useFactory: (settings: SandboxConfig) => createEgressGuard(settings.env),
+          },
+          {
+            // The MCP sessions of one account across all the bridges of this process.
+            provide: SessionBudget,
+            inject: [SANDBOX_CONFIG],
+            useFactory: (settings: SandboxConfig) =>
+              new SessionBudget({ limit: settings.env.MCP_SESSIONS_PER_ACCOUNT }),
           },
           LocalProvider,
           RemoteConnector,

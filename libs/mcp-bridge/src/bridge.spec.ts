@@ -11,6 +11,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc';
+import { SessionBudget } from './session-budget';
 import type { ExitInfo, LogStream, UpstreamProcess } from './upstream';
 
 const KiB = 1024;
@@ -449,6 +450,118 @@ describe('McpBridge against a hostile server and hostile clients', () => {
     const server = new FakeServer();
     expect(() => new McpBridge(server, { token: TOKEN, maxSessions: 0 })).toThrow(BridgeLimitError);
     void server.stop();
+  });
+});
+
+describe('McpBridge in a session budget shared by the bridges of an account (MCP_SESSIONS_PER_ACCOUNT)', () => {
+  const INITIALIZE = {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't' } },
+  };
+  const end = async (url: string, session: string) =>
+    expect((await fetch(url, { method: 'DELETE', headers: headers(session) })).status).toBe(200);
+
+  it("counts the sessions of all the account's bridges together: 429 naming the setting, while another account's bridge opens sessions", async () => {
+    const budget = new SessionBudget({ limit: 3 });
+    const a = await start({ sessionBudget: { budget, key: 'acct-a' } });
+    const a2 = await start({ sessionBudget: { budget, key: 'acct-a' } });
+    const b = await start({ sessionBudget: { budget, key: 'acct-b' } });
+    await initialize(a.url);
+    await initialize(a2.url);
+    await initialize(a.url);
+    for (const url of [a.url, a2.url]) {
+      const refused = await post(url, INITIALIZE);
+      expect(refused.status).toBe(429);
+      expect(refused.session).toBeUndefined();
+      expect(refused.body.error?.code).toBe(ERROR.limitExceeded);
+      expect(refused.body.error?.message).toBe(
+        'Too many sessions: this account may hold 3 at once across its connections (MCP_SESSIONS_PER_ACCOUNT); end one with DELETE or let an idle one expire',
+      );
+    }
+    // A refused initialize takes nothing.
+    expect(budget.held('acct-a')).toBe(3);
+    expect(a.bridge.sessionCount + a2.bridge.sessionCount).toBe(3);
+    for (let i = 0; i < 3; i++) await initialize(b.url);
+    expect(budget.held('acct-b')).toBe(3);
+  });
+
+  it('gives each slot back exactly once however its session ends (DELETE, idle expiry, the server exiting, close): up to the cap, all ended, up to the cap again', async () => {
+    const budget = new SessionBudget({ limit: 4 });
+    const key = 'acct';
+    const a = await start({ sessionBudget: { budget, key }, maxSessions: 2 });
+    const b = await start({ sessionBudget: { budget, key }, sessionIdleMs: 300 });
+    const c = await start({ sessionBudget: { budget, key } });
+    const [a1] = [await initialize(a.url), await initialize(a.url)];
+    await initialize(b.url);
+    const c1 = await initialize(c.url);
+    expect(budget.held(key)).toBe(4);
+    // Refused by the connection's own cap, or by the account's: neither takes a slot.
+    const perConnection = await post(a.url, INITIALIZE);
+    expect(perConnection.status).toBe(429);
+    expect(perConnection.body.error?.message).toContain('(maxSessions)');
+    expect((await post(c.url, INITIALIZE)).body.error?.message).toContain(
+      '(MCP_SESSIONS_PER_ACCOUNT)',
+    );
+    // Not an initialize after all (a batch holding one): refused before any slot is taken.
+    expect(
+      (await post(c.url, [INITIALIZE, { jsonrpc: '2.0', id: 1, method: 'ping' }])).status,
+    ).toBe(400);
+    expect(budget.held(key)).toBe(4);
+
+    await end(a.url, a1); // DELETE
+    expect(budget.held(key)).toBe(3);
+    await until(() => b.bridge.sessionCount === 0); // idle expiry
+    expect(budget.held(key)).toBe(2);
+    await c.server.stop(); // the server exits
+    await until(() => !c.bridge.running);
+    expect(budget.held(key)).toBe(1);
+    await a.bridge.close(100); // the bridge closes (stop, undeploy)
+    expect(budget.held(key)).toBe(0);
+    // A session ended again (a second DELETE; one whose server went) gives back nothing more.
+    for (const [url, session] of [
+      [a.url, a1],
+      [c.url, c1],
+    ])
+      expect((await fetch(url, { method: 'DELETE', headers: headers(session) })).status).toBe(404);
+    expect(budget.held(key)).toBe(0);
+
+    // Up to the cap again, through the bridge left: nothing leaked.
+    const again: string[] = [];
+    for (let i = 0; i < 4; i++) again.push(await initialize(b.url));
+    expect((await post(b.url, INITIALIZE)).status).toBe(429);
+    expect(budget.held(key)).toBe(4);
+    for (const session of again) await end(b.url, session);
+    expect(budget.held(key)).toBe(0);
+    await b.bridge.close(100);
+    expect(budget.keys).toBe(0);
+  });
+
+  it("drops the account's idle sessions, in any of its bridges, before refusing a new one", async () => {
+    const budget = new SessionBudget({ limit: 3 });
+    const key = 'acct';
+    // An idle time the sweeper (at most every minute) does not reach during the test.
+    const a = await start({ sessionBudget: { budget, key }, sessionIdleMs: 120_000 });
+    const b = await start({ sessionBudget: { budget, key }, sessionIdleMs: 120_000 });
+    await initialize(a.url);
+    await initialize(a.url);
+    const streaming = await initialize(b.url);
+    const stream = await openStream(b.url, streaming);
+    expect(stream.statusCode).toBe(200);
+    expect((await post(b.url, INITIALIZE)).status).toBe(429);
+    // Two minutes later (no timer has run): a's two sessions are idle, b's has its stream open.
+    const later = Date.now() + 121_000;
+    jest.spyOn(Date, 'now').mockReturnValue(later);
+    try {
+      await initialize(b.url);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(a.bridge.sessionCount).toBe(0);
+    expect(b.bridge.sessionCount).toBe(2);
+    expect(budget.held(key)).toBe(2);
+    stream.destroy();
   });
 });
 

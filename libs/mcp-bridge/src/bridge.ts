@@ -14,6 +14,7 @@ import {
   type JsonRpcResponse,
 } from './jsonrpc';
 import { type BridgeLimits, formatBytes, resolveLimits } from './limits';
+import type { BudgetMember, SessionBudget } from './session-budget';
 import { type SseOptions, SseStream } from './sse';
 import {
   type DroppedLine,
@@ -41,6 +42,13 @@ const EVENT_BUFFER_CHARS = 16 * 1024 * 1024;
 export interface BridgeOptions extends Partial<BridgeLimits> {
   /** The bearer token every client must present. */
   token: string;
+  /**
+   * A cap shared with other bridges (session-budget.ts): each session of this bridge also takes a
+   * slot of `budget` under `key` (the connection's account), given back when the session ends;
+   * an `initialize` with none left is answered 429, after the idle sessions of every bridge of
+   * the key were dropped. The bridge leaves the budget when it closes or its server exits.
+   */
+  sessionBudget?: { budget: SessionBudget; key: string };
   onLog?: (stream: LogStream, line: string) => void;
   onExit?: (info: ExitInfo) => void;
 }
@@ -80,6 +88,8 @@ interface Session {
   protocolVersion: string;
   /** Requests from the server sent to this session and awaiting its answer, by the bridge's id. */
   serverRequests: Map<string, ServerRequest>;
+  /** Gives back the session's slot of the shared budget, if there is one (once: when it ends). */
+  release?: () => void;
 }
 
 /**
@@ -148,6 +158,9 @@ export class McpBridge {
   private initializeResult: Record<string, unknown> | undefined;
   private exitInfo: ExitInfo | undefined;
   private readonly sweeper: NodeJS.Timeout;
+  /** This bridge's place in a budget shared with other bridges (options.sessionBudget). */
+  private readonly budget: BudgetMember | undefined;
+  private closing = false;
 
   constructor(
     private readonly upstream: UpstreamProcess,
@@ -168,6 +181,9 @@ export class McpBridge {
       Math.min(this.limits.sessionIdleMs, 60_000),
     );
     this.sweeper.unref();
+    this.budget = options.sessionBudget?.budget.join(options.sessionBudget.key, () =>
+      this.dropIdleSessions(),
+    );
   }
 
   /** When a client last used the server through this bridge (ms since the epoch). */
@@ -242,8 +258,10 @@ export class McpBridge {
   }
 
   async close(graceMs = 5000): Promise<ExitInfo> {
+    this.closing = true;
     clearInterval(this.sweeper);
     for (const session of [...this.sessions.values()]) this.endSession(session);
+    this.budget?.leave();
     return this.upstream.stop(graceMs);
   }
 
@@ -446,6 +464,8 @@ export class McpBridge {
   }
 
   private initializeSession(request: JsonRpcRequest, res: ServerResponse): void {
+    if (this.closing)
+      throw new BridgeHttpError(503, 'The MCP server is stopping', ERROR.serverGone);
     if (this.sessions.size >= this.limits.maxSessions) {
       // Sessions past their idle time go first; the sweeper may not have come by yet.
       this.dropIdleSessions();
@@ -455,6 +475,14 @@ export class McpBridge {
           `Too many sessions: this server allows ${this.limits.maxSessions} at once (maxSessions); end one with DELETE or let an idle one expire`,
           ERROR.limitExceeded,
         );
+    }
+    // Then the budget shared with the other bridges of the account, if any (which drops the
+    // account's idle sessions, in all its bridges, before it refuses).
+    let release: (() => void) | undefined;
+    if (this.budget) {
+      const slot = this.budget.take();
+      if (!slot) throw new BridgeHttpError(429, this.budget.refusal, ERROR.limitExceeded);
+      release = slot;
     }
     const params = request.params ?? {};
     const session: Session = {
@@ -471,10 +499,17 @@ export class McpBridge {
           ? params.protocolVersion
           : LATEST_PROTOCOL_VERSION,
       serverRequests: new Map(),
+      release,
     };
     this.sessions.set(session.id, session);
-    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
-    res.end(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: this.initializeResult }));
+    try {
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': session.id });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: this.initializeResult }));
+    } catch (error) {
+      // Its client never learns its id: the session (and its slot) would only wait to expire.
+      this.endSession(session);
+      throw error;
+    }
   }
 
   /** Sends a client's request on; returns its upstream id while an answer is awaited. */
@@ -663,8 +698,11 @@ export class McpBridge {
     res.end('{}');
   }
 
+  /** Every way a session ends comes here: DELETE, idle expiry, the server's exit, close(). */
   private endSession(session: Session): void {
     this.sessions.delete(session.id);
+    session.release?.();
+    session.release = undefined;
     for (const upstreamId of session.inflight.values()) {
       const pending = this.pending.get(upstreamId);
       if (pending) {
@@ -958,6 +996,7 @@ export class McpBridge {
     for (const upstreamId of [...this.pending.keys()])
       this.settle(upstreamId, errorResponse(upstreamId, ERROR.serverGone, text));
     for (const session of [...this.sessions.values()]) this.endSession(session);
+    this.budget?.leave();
     this.options.onExit?.(info);
   }
 

@@ -4,3 +4,4 @@ export * from './sse';
 export * from './upstream';
 export * from './child-upstream';
 export * from './serve-protocol';
+export * from './session-budget';

@@ -1,4 +1,4 @@
-import { ChildUpstream, McpBridge } from '@athenic/mcp-bridge';
+import { ChildUpstream, McpBridge, SessionBudget } from '@athenic/mcp-bridge';
 import { REPO_ROOT } from '@athenic/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -260,5 +260,90 @@ describe('the MCP bridge with a server that reports progress', () => {
       await bridge.close();
       server.close();
     }
+  });
+});
+
+describe("the MCP bridge in an account's session budget (MCP_SESSIONS_PER_ACCOUNT), with real memory servers", () => {
+  const started: { bridge: McpBridge; server: Server; workdir: string }[] = [];
+
+  async function memoryBridge(budget: SessionBudget, account: string) {
+    const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bridge-budget-'));
+    const upstream = ChildUpstream.spawn(process.execPath, [memoryEntry], {
+      cwd: workdir,
+      env: { PATH: process.env.PATH, MEMORY_FILE_PATH: path.join(workdir, 'memory.jsonl') },
+    });
+    const bridge = new McpBridge(upstream, {
+      token: TOKEN,
+      sessionBudget: { budget, key: account },
+    });
+    await bridge.start(15000);
+    const { url, server } = await serve(bridge);
+    started.push({ bridge, server, workdir });
+    return { bridge, url };
+  }
+
+  const transportOf = (c: Client) =>
+    (c as unknown as { _transport: StreamableHTTPClientTransport })._transport;
+
+  /** An initialize by hand, to see the refusal as it is. */
+  const initialize = (url: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't' } },
+      }),
+    });
+
+  afterAll(async () => {
+    for (const { bridge, server, workdir } of started) {
+      await bridge.close();
+      server.close();
+      fs.rmSync(workdir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses the account's session past the cap across its connections, serves another account, and leaks no slot", async () => {
+    const budget = new SessionBudget({ limit: 3 });
+    const first = await memoryBridge(budget, 'acct-a');
+    const second = await memoryBridge(budget, 'acct-a');
+    const other = await memoryBridge(budget, 'acct-b');
+
+    for (let round = 0; round < 2; round++) {
+      const clients = [await client(first.url), await client(second.url), await client(first.url)];
+      const refused = await initialize(second.url);
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+        'this account may hold 3 at once across its connections (MCP_SESSIONS_PER_ACCOUNT)',
+      );
+      await expect(client(first.url)).rejects.toThrow();
+      // Another account's connection is not held up.
+      const theirs = await client(other.url);
+      expect((await theirs.listTools()).tools.length).toBe(9);
+      // The account's sessions still work; ended (DELETE), they give their slots back.
+      expect((await clients[2].listTools()).tools.length).toBe(9);
+      for (const c of [...clients, theirs]) {
+        await transportOf(c).terminateSession();
+        await c.close();
+      }
+      expect(budget.held('acct-a')).toBe(0);
+      expect(budget.held('acct-b')).toBe(0);
+    }
+
+    // A bridge that stops gives back what its sessions held.
+    const open = [await client(first.url), await client(second.url)];
+    expect(budget.held('acct-a')).toBe(2);
+    await second.bridge.close();
+    expect(budget.held('acct-a')).toBe(1);
+    open.push(await client(first.url), await client(first.url));
+    expect((await initialize(first.url)).status).toBe(429);
+    for (const c of open) await c.close();
   });
 });

@@ -54,6 +54,16 @@ export class SandboxEnv extends CommonEnv {
   @Max(10000)
   MAX_SANDBOXES_PER_ACCOUNT: number = 10;
 
+  /**
+   * MCP sessions one account may hold at once across the bridges of all its connections in this
+   * process (local and remote connections; docs/security/limits.md, "The bridge"). An
+   * `initialize` beyond is answered 429, after the account's idle sessions were dropped.
+   */
+  @IsInt({ message: 'MCP_SESSIONS_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(1000000)
+  MCP_SESSIONS_PER_ACCOUNT: number = 256;
+
   /** Where the bridges of local sandboxes listen (the gateway connects there). */
   @IsString()
   BRIDGE_HOST: string = '127.0.0.1';

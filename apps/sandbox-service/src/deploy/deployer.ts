@@ -93,6 +93,7 @@ export class Deployer {
         ? await this.remote.start(
             {
               connectionId: id,
+              accountId: connection.accountId,
               transport: entry.transport,
               ...remoteTarget(entry, connection.config, credentials),
             },

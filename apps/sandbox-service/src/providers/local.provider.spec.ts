@@ -1,4 +1,5 @@
 import { EgressGuard } from '@athenic/egress';
+import { SessionBudget } from '@athenic/mcp-bridge';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +20,7 @@ describe('LocalProvider isolation', () => {
       loadConfig({ INTERNAL_SECRET: 'x'.repeat(32), DATA_DIR: dataDir, ...env }),
       new BridgeHost(),
       guard,
+      new SessionBudget({ limit: 256 }),
     );
 
   afterEach(() => {

@@ -6,7 +6,7 @@ import {
   parseEgressPattern,
   startEgressListener,
 } from '@athenic/egress';
-import { ChildUpstream, type ExitInfo, McpBridge } from '@athenic/mcp-bridge';
+import { ChildUpstream, type ExitInfo, McpBridge, SessionBudget } from '@athenic/mcp-bridge';
 import { bridgeToken } from '@athenic/platform-crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
@@ -70,6 +70,8 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
     private readonly host: BridgeHost,
     private readonly guard: EgressGuard,
+    /** MCP_SESSIONS_PER_ACCOUNT: the sessions of all the bridges of one account in this process. */
+    private readonly sessions: SessionBudget,
   ) {
     this.root = path.join(config.dataDir, 'sandboxes');
     this.launcher = path.join(this.root, '.launcher.cjs');
@@ -276,6 +278,7 @@ export class LocalProvider implements SandboxProvider, OnApplicationShutdown {
         : undefined;
     const bridge = new McpBridge(upstream, {
       token: bridgeToken(this.config.internalSecret, id),
+      sessionBudget: { budget: this.sessions, key: spec.accountId },
       onLog: (stream, line) => {
         if (stream === 'stderr') stderrTail.push(line);
         hooks.onLog(stream, line);

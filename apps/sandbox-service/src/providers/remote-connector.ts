@@ -1,6 +1,6 @@
 import type { RemoteTransport } from '@athenic/contracts';
 import { EgressGuard } from '@athenic/egress';
-import { McpBridge } from '@athenic/mcp-bridge';
+import { McpBridge, SessionBudget } from '@athenic/mcp-bridge';
 import { bridgeToken } from '@athenic/platform-crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
@@ -12,6 +12,8 @@ import { DeployError, type SandboxHandle, type SandboxHooks, StderrTail } from '
 /** A remote connection's server, its URL and headers filled in (the headers may hold secrets). */
 export interface RemoteSpec {
   connectionId: string;
+  /** The connection's account: its sessions count in the account's MCP_SESSIONS_PER_ACCOUNT. */
+  accountId: string;
   transport: RemoteTransport;
   url: URL;
   headers: Record<string, string>;
@@ -34,6 +36,8 @@ export class RemoteConnector {
     @Inject(SANDBOX_CONFIG) private readonly config: SandboxConfig,
     private readonly host: BridgeHost,
     private readonly guard: EgressGuard,
+    /** MCP_SESSIONS_PER_ACCOUNT: the sessions of all the bridges of one account in this process. */
+    private readonly sessions: SessionBudget,
   ) {}
 
   async start(
@@ -53,6 +57,7 @@ export class RemoteConnector {
     const stderrTail = new StderrTail();
     const bridge = new McpBridge(upstream, {
       token: bridgeToken(this.config.internalSecret, id),
+      sessionBudget: { budget: this.sessions, key: spec.accountId },
       onLog: (stream, line) => {
         if (stream === 'stderr') stderrTail.push(line);
         hooks.onLog(stream, line);

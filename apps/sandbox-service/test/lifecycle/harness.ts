@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { migrate } from '@athenic/database';
 import { createEgressGuard, type EgressGuard } from '@athenic/egress';
 import { BusClient, Outbox } from '@athenic/messaging';
+import { SessionBudget } from '@athenic/mcp-bridge';
 import { createTestInfrastructure, eventually, type TestInfrastructure } from '@athenic/testing';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -188,7 +189,12 @@ export class LifecycleHarness {
       types,
       credentials,
       logs,
-      new RemoteConnector(config, new BridgeHost(), this.guard),
+      new RemoteConnector(
+        config,
+        new BridgeHost(),
+        this.guard,
+        new SessionBudget({ limit: config.env.MCP_SESSIONS_PER_ACCOUNT }),
+      ),
     );
     const scheduler = new Scheduler(config, store, lifecycle, deployer);
     const supervisor = new Supervisor(
