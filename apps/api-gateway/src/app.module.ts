@@ -24,9 +24,8 @@ import { WhoAmIController } from './auth/whoami.controller';
 import { RunProgressListener, RunStreams } from './streams/run-streams';
 import { CredentialSealer } from './credentials/credential-sealer';
 import { ActivityRecorder } from './mcp/activity';
-import { ConnectionRoutes } from './mcp/connection-routes';
 import { GatewayReads } from './cache/gateway-reads';
-import { ReadInvalidationListener } from './cache/read-invalidation';
+import { ReadInvalidationListener } from './events/read-invalidation';
 import { McpProxy } from './mcp/mcp-proxy';
 import { RateLimits } from './limits/rate-limits';
 import { WorkerPeers } from './cluster/worker-peers';
@@ -78,7 +77,6 @@ export class AppModule {
         HealthService,
         Authenticator,
         CredentialSealer,
-        ConnectionRoutes,
         ActivityRecorder,
         McpProxy,
         RateLimits,

@@ -1,5 +1,6 @@
 import {
   type ConnectionList,
+  type ConnectionRouteReply,
   type ConnectionView,
   DomainError,
   type McpServerEntry,
@@ -7,6 +8,7 @@ import {
   RegistryServerList,
   SandboxConnectionGet,
   SandboxConnectionList,
+  SandboxConnectionRouteGet,
 } from '@athenic/contracts';
 import { BusClient } from '@athenic/messaging';
 import { Injectable } from '@nestjs/common';
@@ -17,12 +19,15 @@ import { ReadCache } from './read-cache';
 export const CONNECTION_READ_TTL_MS = 1000;
 /** The catalog changes only when a type is added, changed or deleted (events) or the registry restarts. */
 export const CATALOG_TTL_MS = 10_000;
+/** Where a connection's MCP traffic goes: asked once per this long, not per MCP message. */
+export const ROUTE_TTL_MS = 5000;
 
 /**
- * The gateway's cached reads: the catalog, and connections by id and by account. A read of
- * another account's connection is refused here exactly as the sandbox service would refuse it.
- * The gateway's own writes and the services' events (see cache/read-invalidation.ts) drop entries
- * at once; docs/security/limits.md and the README describe the staleness bound.
+ * The gateway's cached reads: the catalog, connections by id and by account, and each
+ * connection's route (where its MCP traffic goes, and whose it is). A read of another account's
+ * connection is refused here exactly as the sandbox service would refuse it. The gateway's own
+ * writes and the services' events (see events/read-invalidation.ts) drop entries at once;
+ * docs/security/limits.md and the README describe the staleness bound.
  */
 @Injectable()
 export class GatewayReads {
@@ -31,6 +36,7 @@ export class GatewayReads {
   private readonly servers = new ReadCache<McpServerEntry>(CATALOG_TTL_MS, 1000);
   private readonly connections = new ReadCache<ConnectionView>(CONNECTION_READ_TTL_MS);
   private readonly lists = new ReadCache<ConnectionList>(CONNECTION_READ_TTL_MS);
+  private readonly routes = new ReadCache<ConnectionRouteReply>(ROUTE_TTL_MS);
   /** Which account each connection seen belongs to, so a deletion drops that account's list. */
   private readonly accountOf = new Map<string, string>();
 
@@ -43,6 +49,7 @@ export class GatewayReads {
       'reads.connectionChanged',
       (id: string, accountId?: string | null) => {
         this.connections.forget(id);
+        this.routes.forget(id);
         const account = accountId ?? this.accountOf.get(id);
         if (account) this.lists.forget(account);
       },
@@ -87,6 +94,16 @@ export class GatewayReads {
         return list;
       }),
     );
+  }
+
+  /** Where a connection's MCP traffic goes (its bridge), its status and its account. */
+  route(id: string): Promise<ConnectionRouteReply> {
+    return this.routes.get(id, () => this.bus.send(SandboxConnectionRouteGet, { id }));
+  }
+
+  /** This process found the route's server unreachable: ask again at the next message. */
+  forgetRoute(id: string): void {
+    this.routes.forget(id);
   }
 
   /** A connection changed (a write through this gateway, or an event). */

@@ -10,7 +10,7 @@ import { errorResponse, sendError } from '../http/error-response';
 import { echo, requireUuid } from '../http/ids';
 import type { Principal } from '../auth/principal';
 import { ActivityRecorder } from './activity';
-import { ConnectionRoutes } from './connection-routes';
+import { GatewayReads } from '../cache/gateway-reads';
 import { type McpMessageSummary, summarizeMcpBody } from './mcp-message-summary';
 import { SessionBinding } from './session-binding';
 
@@ -64,7 +64,7 @@ export class McpProxy implements OnApplicationShutdown {
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    private readonly routes: ConnectionRoutes,
+    private readonly reads: GatewayReads,
     private readonly activity: ActivityRecorder,
     private readonly accessLog: PinoLogger,
   ) {
@@ -231,7 +231,7 @@ export class McpProxy implements OnApplicationShutdown {
         errorResponse('unauthorized', 'This run token does not name this connection.'),
       );
     }
-    const route = await this.routes.get(id);
+    const route = await this.reads.route(id);
     if (principal.kind !== 'service' && principal.accountId !== route.account_id) {
       throw new DomainError('not_found', `No connection ${id} exists.`);
     }
@@ -285,7 +285,7 @@ export class McpProxy implements OnApplicationShutdown {
     } catch (error) {
       if (abort.signal.aborted) return;
       if (error instanceof undiciErrors.HeadersTimeoutError) throw timeout(deadline);
-      this.routes.forget(id);
+      this.reads.forgetRoute(id);
       throw new DomainError(
         'service_unavailable',
         "The connection's server cannot be reached right now; try again shortly.",

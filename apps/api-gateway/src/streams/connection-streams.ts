@@ -157,7 +157,7 @@ export type StreamStart =
 
 /**
  * The live stream of connection events (GET /functions/v1/mcp-connections/stream): fed from the
- * bus by cache/read-invalidation.ts in every gateway process, written to this process's clients
+ * bus by events/read-invalidation.ts in every gateway process, written to this process's clients
  * of the event's account, and kept in a ReplayRing for clients that reconnect. Bounded: streams
  * per account and per process (429 beyond), bytes unread per client (dropped beyond). Every
  * client is ended on shutdown; one that disconnects leaves nothing behind.

@@ -13,7 +13,7 @@ export interface RingEntry {
 /**
  * The last events every process of the gateway received from the bus, in the order it received
  * them, bounded by count (`capacity`) and age (`windowMs`). Every gateway process consumes each
- * connection event from its own queue (cache/read-invalidation.ts), so each holds the same events
+ * connection event from its own queue (events/read-invalidation.ts), so each holds the same events
  * under the same ids: a client that reconnects to any process with `Last-Event-ID` is given the
  * entries after that id. An id this ring no longer (or never) held is `undefined`: outside the
  * window, the caller sends the current state instead.

@@ -8,11 +8,10 @@ import {
 } from '@athenic/contracts';
 import { Handle } from '@athenic/messaging';
 import { Controller } from '@nestjs/common';
-import { ConnectionRoutes } from '../mcp/connection-routes';
 import { McpProxy } from '../mcp/mcp-proxy';
 import { WorkerPeers } from '../cluster/worker-peers';
 import { ConnectionStreams } from '../streams/connection-streams';
-import { GatewayReads } from './gateway-reads';
+import { GatewayReads } from '../cache/gateway-reads';
 
 /**
  * The services' events that make what the gateway keeps stale: each drops what it changed (a
@@ -24,33 +23,30 @@ import { GatewayReads } from './gateway-reads';
  */
 @Controller()
 export class ReadInvalidationListener {
-  /** The route, and the sockets if the server stopped, dropped in every worker of the gateway. */
-  private readonly forgetRoute: (id: string, release: boolean) => void;
+  /** The sockets to a server that stopped, closed in every worker of the gateway. */
+  private readonly release: (id: string) => void;
 
   constructor(
-    routes: ConnectionRoutes,
     private readonly reads: GatewayReads,
     proxy: McpProxy,
     peers: WorkerPeers,
     private readonly streams: ConnectionStreams,
   ) {
-    this.forgetRoute = peers.shared('routes.forget', (id: string, release: boolean) => {
-      routes.forget(id);
-      if (release) proxy.release(id);
-    });
+    this.release = peers.shared('mcp.release', (id: string) => proxy.release(id));
   }
 
   @Handle(SandboxConnectionStatusChanged, { everyReplica: true })
   changed(event: ConnectionStatusChangedEvent): void {
-    this.forgetRoute(event.connection_id, event.from === 'mcpRunning');
+    // Its cached reads and route, in every worker (GatewayReads shares the drop).
     this.reads.connectionChanged(event.connection_id, event.account_id);
+    if (event.from === 'mcpRunning') this.release(event.connection_id);
     this.streams.statusChanged(event);
   }
 
   @Handle(SandboxConnectionDeleted, { everyReplica: true })
   deleted(event: ConnectionDeletedEvent): void {
-    this.forgetRoute(event.connection_id, true);
     this.reads.connectionChanged(event.connection_id, event.account_id);
+    this.release(event.connection_id);
     this.streams.deleted(event);
   }
 
