@@ -93,7 +93,19 @@ export interface BrokerAdmin {
   putUser(user: string, password: string): Promise<void>;
   setPermissions(vhost: string, user: string, permissions: BrokerPermissions): Promise<void>;
   deleteUser(user: string): Promise<void>;
+  /** A virtual host (the test infrastructure gives each test file its own). */
+  addVhost(vhost: string): Promise<void>;
+  /** Gone already is fine. */
+  deleteVhost(vhost: string): Promise<void>;
 }
+
+/** Everything on a vhost, for its administrator (tests, and the quick mode's `guest`). */
+export const ALL_PERMISSIONS: BrokerPermissions = {
+  configure: '.*',
+  write: '.*',
+  read: '.*',
+  topics: [],
+};
 
 /** The management HTTP API (`RABBITMQ_MANAGEMENT_URL`, the administrator's credentials). */
 export function managementApi(baseUrl: string, user: string, password: string): BrokerAdmin {
@@ -121,6 +133,8 @@ export function managementApi(baseUrl: string, user: string, password: string): 
         await call('PUT', `/topic-permissions/${enc(vhost)}/${enc(name)}`, t);
     },
     deleteUser: (name) => call('DELETE', `/users/${enc(name)}`),
+    addVhost: (vhost) => call('PUT', `/vhosts/${enc(vhost)}`),
+    deleteVhost: (vhost) => call('DELETE', `/vhosts/${enc(vhost)}`),
   };
 }
 
@@ -128,33 +142,21 @@ export function managementApi(baseUrl: string, user: string, password: string): 
 export function rabbitmqctl(): BrokerAdmin {
   const run = promisify(execFile);
   const ctl = (args: string[]) => run('rabbitmqctl', ['-q', ...args], { timeout: 30_000 });
+  // A password goes on stdin, never on a command line another user could read.
+  const withPassword = (args: string[], password: string) =>
+    new Promise<void>((resolve, reject) => {
+      const child = execFile('rabbitmqctl', ['-q', ...args], { timeout: 30_000 });
+      child.stdin!.end(`${password}\n`);
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`rabbitmqctl ${args[0]} exited ${code}`)),
+      );
+    });
   return {
     async putUser(name, pass) {
-      // The password goes on stdin, never on a command line another user could read.
       const exists = await ctl(['list_users']).then((r) =>
         r.stdout.split('\n').some((line) => line.split('\t')[0] === name),
       );
-      if (!exists) {
-        const child = execFile('rabbitmqctl', ['-q', 'add_user', name], { timeout: 30_000 });
-        child.stdin!.end(`${pass}\n`);
-        await new Promise<void>((resolve, reject) =>
-          child.on('exit', (code) =>
-            code === 0 ? resolve() : reject(new Error(`rabbitmqctl add_user exited ${code}`)),
-          ),
-        );
-      } else {
-        const child = execFile('rabbitmqctl', ['-q', 'change_password', name], {
-          timeout: 30_000,
-        });
-        child.stdin!.end(`${pass}\n`);
-        await new Promise<void>((resolve, reject) =>
-          child.on('exit', (code) =>
-            code === 0
-              ? resolve()
-              : reject(new Error(`rabbitmqctl change_password exited ${code}`)),
-          ),
-        );
-      }
+      await withPassword([exists ? 'change_password' : 'add_user', name], pass);
     },
     async setPermissions(vhost, name, p) {
       await ctl(['set_permissions', '-p', vhost, name, p.configure, p.write, p.read]);
@@ -163,6 +165,12 @@ export function rabbitmqctl(): BrokerAdmin {
     },
     async deleteUser(name) {
       await ctl(['delete_user', name]).catch(() => undefined);
+    },
+    async addVhost(vhost) {
+      await ctl(['add_vhost', vhost]);
+    },
+    async deleteVhost(vhost) {
+      await ctl(['delete_vhost', vhost]).catch(() => undefined);
     },
   };
 }

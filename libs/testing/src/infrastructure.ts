@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
+import { ALL_PERMISSIONS, type BrokerAdmin, managementApi, rabbitmqctl } from '@athenic/messaging';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
-
-const run = promisify(execFile);
 
 /** Where the shared servers of this test run are; set by the jest global setup. */
 export const TEST_ENV = {
@@ -103,49 +100,24 @@ export async function queryDatabase<T = Record<string, unknown>>(
   }
 }
 
-function rabbitApi(): { url: string; auth: string } | undefined {
+/** The broker's administration: its management API when the tests were given one, else rabbitmqctl. */
+function brokerAdmin(): BrokerAdmin {
   const api = process.env[TEST_ENV.rabbitApi];
-  if (!api) return undefined;
+  if (!api) return rabbitmqctl();
   const parsed = new URL(api);
-  const auth = Buffer.from(
-    `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`,
-  ).toString('base64');
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
   parsed.username = '';
   parsed.password = '';
-  return { url: parsed.toString().replace(/\/$/, ''), auth };
-}
-
-async function rabbitCall(method: string, path: string, body?: unknown): Promise<void> {
-  const api = rabbitApi()!;
-  const res = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { authorization: `Basic ${api.auth}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok && res.status !== 404)
-    throw new Error(`RabbitMQ management API ${method} ${path}: ${res.status} ${await res.text()}`);
+  return managementApi(parsed.toString().replace(/\/(api\/?)?$/, ''), user, password);
 }
 
 async function createVhost(vhost: string): Promise<void> {
-  const user = new URL(amqpServerUrl()).username || 'guest';
-  if (rabbitApi()) {
-    await rabbitCall('PUT', `/api/vhosts/${encodeURIComponent(vhost)}`);
-    await rabbitCall(
-      'PUT',
-      `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
-      {
-        configure: '.*',
-        write: '.*',
-        read: '.*',
-      },
-    );
-    return;
-  }
-  await run('rabbitmqctl', ['add_vhost', vhost]);
-  await run('rabbitmqctl', ['set_permissions', '-p', vhost, user, '.*', '.*', '.*']);
+  const admin = brokerAdmin();
+  await admin.addVhost(vhost);
+  await admin.setPermissions(vhost, new URL(amqpServerUrl()).username || 'guest', ALL_PERMISSIONS);
 }
 
 async function deleteVhost(vhost: string): Promise<void> {
-  if (rabbitApi()) return rabbitCall('DELETE', `/api/vhosts/${encodeURIComponent(vhost)}`);
-  await run('rabbitmqctl', ['delete_vhost', vhost]).catch(() => undefined);
+  await brokerAdmin().deleteVhost(vhost);
 }
