@@ -54,8 +54,11 @@ export async function startMailServer(users: readonly LocalUser[]): Promise<Mail
   try {
     dovecot = await startDovecot(dir, users);
     smtp = await startSmtpRelay(users, dovecot.lmtpPort);
-    if (!(await greets(smtp.port, /^220 /))) {
-      throw new Error(`the SMTP server does not greet on 127.0.0.1:${smtp.port}`);
+    // Ready once it greets; a loaded machine may take a moment.
+    const deadline = Date.now() + 15_000;
+    while (!(await greets(smtp.port, /^220 /, 3000))) {
+      if (Date.now() > deadline)
+        throw new Error(`the SMTP server does not greet on 127.0.0.1:${smtp.port}`);
     }
   } catch (error) {
     await stop();

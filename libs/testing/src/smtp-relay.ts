@@ -30,6 +30,9 @@ export async function startSmtpRelay(
     disabledCommands: ['STARTTLS'],
     size: MAX_MESSAGE_BYTES,
     logger: false,
+    // No reverse DNS of 127.0.0.1 before the greeting: on a machine without a resolver that
+    // waits up to 1.5 s per connection (smtp-server's own timeout).
+    disableReverseLookup: true,
     // stop() waits this long for clients still connected, then closes their connections.
     closeTimeout: 5000,
     onAuth(auth, _session, callback) {
