@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DEAD_LETTER_QUEUE } from '@athenic/messaging';
-import { CONNECTION_CREDENTIALS_PURPOSE, seal } from '@athenic/platform-crypto';
+import {
+  CONNECTION_CREDENTIALS_PURPOSE,
+  installConnectionId,
+  seal,
+} from '@athenic/platform-crypto';
 import {
   ApiClient,
   createTestInfrastructure,
@@ -29,8 +33,10 @@ describe('the bus as an API: another internal service installs a connection with
 
   it('installs with credentials it sealed itself, and follows the status events to mcpRunning', async () => {
     const key = await amqp.request('credential.public-key.get', {});
+    // Bound to the connection this install will make, known from its account and key.
     const sealedSecret = await seal('from-the-billing-service', key.response.jwk, {
       account: 'acct-amqp',
+      connection: installConnectionId('acct-amqp', 'billing-install-1'),
       purpose: CONNECTION_CREDENTIALS_PURPOSE,
     });
     const events = await amqp.tap('bus', 'sandbox.connection.status-changed');
@@ -45,7 +51,11 @@ describe('the bus as an API: another internal service installs a connection with
     expect(reply.err).toBeUndefined();
     expect(reply.response).toMatchObject({
       replayed: false,
-      connection: { status: 'mcpPending', account_id: 'acct-amqp' },
+      connection: {
+        id: installConnectionId('acct-amqp', 'billing-install-1'),
+        status: 'mcpPending',
+        account_id: 'acct-amqp',
+      },
     });
     const id = reply.response.connection.id;
     const mine = () =>
@@ -137,6 +147,50 @@ describe('the bus as an API: another internal service installs a connection with
     const attacker = await amqp.request('sandbox.connection.list', { account_id: 'acct-attacker' });
     expect(attacker.response.data).toEqual([]);
     await admin.delete(`/functions/v1/mcp-connections/${victim.id}`);
+  });
+
+  it('refuses a sealed credential lifted from one install when replayed into another install of the same account', async () => {
+    // The gateway sealed it for the connection its install makes (installConnectionId of the
+    // account and the Idempotency-Key): another key is another connection, and the value is
+    // refused there; with its own key, the install is the one that already answered.
+    const wire = await amqp.tap('bus', 'sandbox.connection.install');
+    const admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
+    const first = await admin.install(
+      {
+        mcp_server_id: 'everything-server',
+        account_id: 'acct-same',
+        title: 'First',
+        provided_credential_schema: { demo_secret: 'first-install-secret' },
+      },
+      { 'idempotency-key': 'same-account-install-1' },
+    );
+    expect(first.id).toBe(installConnectionId('acct-same', 'same-account-install-1'));
+    await eventually(() => expect(wire.messages.length).toBeGreaterThan(0));
+    await wire.close();
+    const lifted = JSON.parse(wire.messages[0].body).data;
+    const refusal = {
+      code: 'validation_failed',
+      message: expect.stringMatching(
+        /^provided_credential_schema\.demo_secret is refused: it was sealed for another connection \(seal it with ath_cid: at install installConnectionId\(account, Idempotency-Key\)/,
+      ),
+    };
+    for (const idempotency_key of ['same-account-install-2', undefined]) {
+      const replay = await amqp.request('sandbox.connection.install', {
+        account_id: 'acct-same',
+        mcp_server_id: 'everything-server',
+        title: 'Second',
+        sealed_credentials: { demo_secret: lifted.sealed_credentials.demo_secret },
+        ...(idempotency_key ? { idempotency_key } : {}),
+        actor: 'billing-service',
+      });
+      expect(replay.err).toEqual(refusal);
+    }
+    const own = await amqp.request('sandbox.connection.install', lifted);
+    expect(own.err).toBeUndefined();
+    expect(own.response).toMatchObject({ replayed: true, connection: { id: first.id } });
+    const list = await amqp.request('sandbox.connection.list', { account_id: 'acct-same' });
+    expect(list.response.data.map((c: { id: string }) => c.id)).toEqual([first.id]);
+    await admin.delete(`/functions/v1/mcp-connections/${first.id}`);
   });
 
   it('refuses a plaintext credential on the bus', async () => {

@@ -9,6 +9,11 @@ import {
   TestPlatform,
   waitForStatus,
 } from '@athenic/testing';
+import {
+  CONNECTION_CREDENTIALS_PURPOSE,
+  installConnectionId,
+  seal,
+} from '@athenic/platform-crypto';
 import { readFileSync } from 'node:fs';
 
 const ACCOUNT = 'user-account-id';
@@ -290,7 +295,10 @@ describe('install to running: the local provider, the lifecycle and the MCP endp
     expect(conflict.body.error).toBe('idempotency_conflict');
     const list = (await admin.get(`/functions/v1/mcp-connections?account_id=${ACCOUNT}`)).body.data;
     expect(list.filter((c: { title: string }) => c.title === 'Idempotent')).toHaveLength(1);
-    // Kept 24 hours: after that the same key is a new install (and the old record is gone).
+    // The connection's id follows from the account and the key (its credentials are sealed for it).
+    expect(first.body.id).toBe(installConnectionId(ACCOUNT, 'install-once-1'));
+    // Kept 24 hours: after that the record is gone, but the id the key makes is the connection's
+    // while it exists, so the key is refused with 409 naming it (not a second connection).
     await queryDatabase(
       infra.databaseUrl,
       `UPDATE sandbox.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'install-once-1'`,
@@ -298,14 +306,106 @@ describe('install to running: the local provider, the lifecycle and the MCP endp
     const later = await admin.post('/functions/v1/mcp-connections/install', body, {
       'idempotency-key': 'install-once-1',
     });
-    expect(later.status).toBe(202);
-    expect(later.body.id).not.toBe(first.body.id);
+    expect(later.status).toBe(409);
+    expect(later.body).toMatchObject({
+      error: 'idempotency_conflict',
+      message: expect.stringContaining(
+        `This Idempotency-Key made connection ${first.body.id}, which still exists`,
+      ),
+    });
     expect(
       await queryDatabase(
         infra.databaseUrl,
         `SELECT connection_id FROM sandbox.idempotency_keys WHERE key = 'install-once-1'`,
       ),
-    ).toEqual([{ connection_id: later.body.id }]);
+    ).toEqual([]);
+    // Once that connection is deleted, the key is a new install again: the same id, a new connection.
+    expect((await admin.delete(`/functions/v1/mcp-connections/${first.body.id}`)).status).toBe(204);
+    const again = await admin.post('/functions/v1/mcp-connections/install', body, {
+      'idempotency-key': 'install-once-1',
+    });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ id: first.body.id, status: 'mcpPending' });
+    expect(
+      await queryDatabase(
+        infra.databaseUrl,
+        `SELECT connection_id FROM sandbox.idempotency_keys WHERE key = 'install-once-1'`,
+      ),
+    ).toEqual([{ connection_id: first.body.id }]);
+    expect((await admin.delete(`/functions/v1/mcp-connections/${first.body.id}`)).status).toBe(204);
+  });
+
+  it('makes one connection of concurrent installs with one Idempotency-Key', async () => {
+    const body = { mcp_server_id: 'memory-server', account_id: ACCOUNT, title: 'Concurrent' };
+    const answers = await Promise.all(
+      [0, 1, 2].map(() =>
+        admin.post('/functions/v1/mcp-connections/install', body, {
+          'idempotency-key': 'install-concurrent-1',
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    const id = installConnectionId(ACCOUNT, 'install-concurrent-1');
+    expect(answers.map((a) => a.body.id)).toEqual([id, id, id]);
+    const list = (await admin.get(`/functions/v1/mcp-connections?account_id=${ACCOUNT}`)).body.data;
+    expect(list.filter((c: { title: string }) => c.title === 'Concurrent')).toHaveLength(1);
+    expect((await admin.delete(`/functions/v1/mcp-connections/${id}`)).status).toBe(204);
+  });
+
+  it('installs with values the client sealed for the connection its Idempotency-Key makes, and refuses them anywhere else', async () => {
+    const { jwk } = (await admin.get('/functions/v1/credentials/public-key')).body;
+    const sealFor = (connection: string | undefined) =>
+      seal('client-sealed-secret', jwk, {
+        account: ACCOUNT,
+        ...(connection ? { connection } : {}),
+        purpose: CONNECTION_CREDENTIALS_PURPOSE,
+      });
+    const body = (value: string) => ({
+      mcp_server_id: 'everything-server',
+      account_id: ACCOUNT,
+      title: 'Client sealed',
+      provided_credential_schema: { demo_secret: value },
+    });
+    const install = (value: string, key?: string) =>
+      admin.post(
+        '/functions/v1/mcp-connections/install',
+        body(value),
+        key ? { 'idempotency-key': key } : {},
+      );
+    const id = installConnectionId(ACCOUNT, 'client-sealed-1');
+    const refused = (
+      status: number,
+      res: { status: number; body: { error: string; message: string } },
+    ) => {
+      expect({ status: res.status, error: res.body.error }).toEqual({
+        status,
+        error: 'validation_failed',
+      });
+      expect(res.body.message).toMatch(
+        /^provided_credential_schema\.demo_secret is refused: it (is not bound to a|was sealed for another) connection \(seal it with ath_cid: at install installConnectionId\(account, Idempotency-Key\) of @athenic\/platform-crypto, sending that Idempotency-Key; afterwards the connection's id\)\.$/,
+      );
+    };
+    // Bound to the account only, as before: refused, saying how to seal it.
+    refused(400, await install(await sealFor(undefined), 'client-sealed-1'));
+    // Bound to the connection of another key, or sent without a key: another connection.
+    const sealed = await sealFor(id);
+    refused(400, await install(sealed, 'client-sealed-2'));
+    refused(400, await install(sealed));
+    const list = (await admin.get(`/functions/v1/mcp-connections?account_id=${ACCOUNT}`)).body.data;
+    expect(list.filter((c: { title: string }) => c.title === 'Client sealed')).toEqual([]);
+    // With its own key: installed, as the connection it was sealed for, and the value reaches it.
+    const ok = await install(sealed, 'client-sealed-1');
+    expect(ok.status).toBe(202);
+    expect(ok.body.id).toBe(id);
+    await waitForStatus(admin, id, 'mcpRunning');
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${id}/mcp`,
+      platform.serviceRoleKey,
+    );
+    const env = JSON.parse(resultText(await client.callTool({ name: 'get-env', arguments: {} })));
+    await client.close();
+    expect(env.DEMO_SECRET).toBe('client-sealed-secret');
+    expect((await admin.delete(`/functions/v1/mcp-connections/${id}`)).status).toBe(204);
   });
 
   it("keeps account B away from account A's connection: every route answers 404, the MCP endpoint too", async () => {

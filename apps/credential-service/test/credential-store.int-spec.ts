@@ -52,6 +52,7 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
   async function sealAll(
     values: Record<string, string>,
     account: string,
+    connection: string,
   ): Promise<Record<string, string>> {
     return Object.fromEntries(
       await Promise.all(
@@ -59,7 +60,11 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
           async ([k, v]) =>
             [
               k,
-              await seal(v, publicJwk, { account, purpose: CONNECTION_CREDENTIALS_PURPOSE }),
+              await seal(v, publicJwk, {
+                account,
+                connection,
+                purpose: CONNECTION_CREDENTIALS_PURPOSE,
+              }),
             ] as const,
         ),
       ),
@@ -76,7 +81,7 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
       account_id: accountId,
       connection_id: connectionId,
       mcp_server_id: serverId,
-      sealed_values: await sealAll(values, accountId),
+      sealed_values: await sealAll(values, accountId, connectionId),
       actor: 'service-role',
     });
   }
@@ -250,14 +255,17 @@ describe('credential store: sealing, validation, envelope encryption, reveal', (
       'provided_credential_schema.github_token is refused: it was sealed for another account.',
     );
     expect(await attempt({ account: 'acct-a', connection: randomUUID(), purpose })).toBe(
-      'provided_credential_schema.github_token is refused: it was sealed for another connection.',
+      "provided_credential_schema.github_token is refused: it was sealed for another connection (seal it with ath_cid: at install installConnectionId(account, Idempotency-Key) of @athenic/platform-crypto, sending that Idempotency-Key; afterwards the connection's id).",
     );
     expect(await attempt({ account: 'acct-a', purpose: 'something-else' })).toBe(
       'provided_credential_schema.github_token is refused: it was sealed for another purpose.',
     );
     expect(await attempt(undefined)).toContain('it is not bound to an account');
-    // Bound to the account (at install) or to the connection too (credentials replaced): stored.
-    expect(await attempt({ account: 'acct-a', purpose })).toBe('stored');
+    // Bound to the account only (how install values were sealed before they named the
+    // connection the install makes): refused, saying how to seal it.
+    expect(await attempt({ account: 'acct-a', purpose })).toBe(
+      "provided_credential_schema.github_token is refused: it is not bound to a connection (seal it with ath_cid: at install installConnectionId(account, Idempotency-Key) of @athenic/platform-crypto, sending that Idempotency-Key; afterwards the connection's id).",
+    );
     expect(await attempt({ account: 'acct-a', connection: connectionId, purpose })).toBe('stored');
   });
 

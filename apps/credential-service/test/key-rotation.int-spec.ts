@@ -83,6 +83,7 @@ describe('master keys: rotation online, resumable, retirement, and start-up chec
         sealed_values: {
           github_token: await seal(token, jwk, {
             account: 'acct-rotate',
+            connection: connectionId,
             purpose: CONNECTION_CREDENTIALS_PURPOSE,
           }),
         },

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { generateRecipientKeyPair, seal, sealedKid, unseal } from './sealing';
+import {
+  bindingMismatch,
+  generateRecipientKeyPair,
+  seal,
+  sealedKid,
+  unseal,
+  unsealBound,
+} from './sealing';
 import { signFields, verifyFields } from './internal-auth';
 
 describe('sealing', () => {
@@ -24,6 +31,34 @@ describe('sealing', () => {
     const parts = jwe.split('.');
     parts[3] = parts[3].slice(0, -2) + (parts[3].endsWith('A') ? 'BA' : 'AA');
     await expect(unseal(parts.join('.'), recipient.privateKey)).rejects.toThrow();
+  });
+});
+
+describe('bindings', () => {
+  const here = { account: 'acct-a', connection: 'c-1', purpose: 'connection-credentials' };
+
+  it('carries the binding in the authenticated header and reads it back', async () => {
+    const recipient = await generateRecipientKeyPair();
+    const jwe = await seal('v', recipient.publicJwk, here);
+    expect(await unsealBound(jwe, recipient.privateKey)).toEqual({ plaintext: 'v', binding: here });
+  });
+
+  it('allows a value only for the account, connection and purpose it names', () => {
+    expect(bindingMismatch(here, here)).toBeUndefined();
+    expect(bindingMismatch({ ...here, account: 'acct-b' }, here)).toBe(
+      'it was sealed for another account',
+    );
+    expect(bindingMismatch({ ...here, purpose: 'other' }, here)).toBe(
+      'it was sealed for another purpose',
+    );
+    expect(bindingMismatch({ ...here, connection: 'c-2' }, here)).toMatch(
+      /^it was sealed for another connection \(seal it with ath_cid: at install installConnectionId\(account, Idempotency-Key\)/,
+    );
+    // Bound to the account only (how install values were sealed before): refused, saying how.
+    expect(bindingMismatch({ account: 'acct-a', purpose: here.purpose }, here)).toMatch(
+      /^it is not bound to a connection \(seal it with ath_cid: .*sending that Idempotency-Key/,
+    );
+    expect(bindingMismatch({}, here)).toMatch(/^it is not bound to an account/);
   });
 });
 

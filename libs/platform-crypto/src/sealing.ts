@@ -63,11 +63,15 @@ export async function checkRecipientJwk(jwk: Record<string, unknown>): Promise<s
 /**
  * Whom a sealed value is for. Carried in the JWE's protected header (`ath_acct`, `ath_cid`,
  * `ath_purp`), which the encryption authenticates: changing it breaks the value. A value sealed for
- * one account (and connection, and purpose) is refused anywhere else (see `checkBinding`).
+ * one account, connection and purpose is refused anywhere else (see `bindingMismatch`).
  */
 export interface SealBinding {
   account: string;
-  /** The connection, when it exists already (credentials replaced); not yet at install. */
+  /**
+   * The connection: its id, or at install `installConnectionId(account, idempotency key)`, the id
+   * the install will make. The credential service stores no value without it; a value only
+   * checked against a type (`credential.credential-set.validate`) may leave it out.
+   */
   connection?: string;
   purpose: string;
 }
@@ -125,9 +129,15 @@ export async function unsealBound(
   };
 }
 
+/** How to bind a value to its connection, for the messages of `bindingMismatch`. */
+const CONNECTION_HINT =
+  "seal it with ath_cid: at install installConnectionId(account, Idempotency-Key) of @athenic/platform-crypto, sending that Idempotency-Key; afterwards the connection's id";
+
 /**
- * Why a value's binding does not allow it here, or undefined when it does: the account and the
- * purpose must match; a connection, when the value names one, must match too.
+ * Why a value's binding does not allow it here, or undefined when it does: the account, the
+ * purpose and the connection must all be the ones named. A value sealed at install names the
+ * connection the install makes (`installConnectionId`), so it cannot be replayed into another
+ * install, not even one of the same account.
  */
 export function bindingMismatch(
   found: Partial<SealBinding>,
@@ -137,8 +147,9 @@ export function bindingMismatch(
     return 'it is not bound to an account (seal it with the ath_acct and ath_purp header fields)';
   if (found.account !== here.account) return 'it was sealed for another account';
   if (found.purpose !== here.purpose) return 'it was sealed for another purpose';
-  if (found.connection !== undefined && found.connection !== here.connection)
-    return 'it was sealed for another connection';
+  if (found.connection === undefined) return `it is not bound to a connection (${CONNECTION_HINT})`;
+  if (found.connection !== here.connection)
+    return `it was sealed for another connection (${CONNECTION_HINT})`;
   return undefined;
 }
 

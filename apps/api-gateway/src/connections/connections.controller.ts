@@ -15,7 +15,7 @@ import {
 } from '@athenic/contracts';
 import { type McpServerConfig, McpServersConfigBuilder } from '@athenic/agent-config';
 import { BusClient } from '@athenic/messaging';
-import { signFields } from '@athenic/platform-crypto';
+import { installConnectionId, signFields } from '@athenic/platform-crypto';
 import {
   Body,
   Controller,
@@ -82,7 +82,8 @@ export class ConnectionsController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    description: 'Retries with the same key and body return the first response.',
+    description:
+      "Retries with the same key and body return the first response (kept 24 hours; the same key with another body is 409 idempotency_conflict). The connection's id is derived from the account and this key: installConnectionId(account, key) of @athenic/platform-crypto. Required when provided_credential_schema holds values the client sealed itself: each must be bound (ath_cid) to that id.",
   })
   @ApiResponse({ status: 202, type: ConnectionResponse })
   async install(
@@ -92,18 +93,21 @@ export class ConnectionsController {
   ): Promise<ConnectionResponse> {
     const accountId = accountFor(req.principal, body.account_id);
     await this.limits.enforce('installs', accountId, 'installs');
+    // Without a key of the caller's, one per request still makes a redelivered command harmless.
+    const key = idempotencyKey?.trim() || `request:${randomUUID()}`;
+    // The sandbox service derives the connection's id from the account and the key the same way,
+    // so the values are sealed for the connection this install makes and no other.
     const sealed = await this.sealer.sealAll(body.provided_credential_schema, {
       account: accountId,
+      connection: installConnectionId(accountId, key),
     });
-    const key = idempotencyKey?.trim() || undefined;
     const reply = await this.bus.send(SandboxConnectionInstall, {
       account_id: accountId,
       mcp_server_id: body.mcp_server_id,
       title: body.title,
       config: body.config ?? {},
       sealed_credentials: sealed,
-      // Without a key of the caller's, one per request still makes a redelivered command harmless.
-      idempotency_key: key ?? `request:${randomUUID()}`,
+      idempotency_key: key,
       request_hash: signFields(this.config.internalSecret, 'idempotency', {
         mcp_server_id: body.mcp_server_id,
         account_id: accountId,

@@ -37,7 +37,7 @@ export class InstallBody {
   @ApiProperty({
     required: false,
     description:
-      'Credential name to value. A value may be sealed by the client (compact JWE for GET /functions/v1/credentials/public-key); any other string is taken as plaintext and sealed by the gateway.',
+      'Credential name to value. A value may be sealed by the client (compact JWE for GET /functions/v1/credentials/public-key, protected header ath_acct: the account, ath_purp: connection-credentials, ath_cid: the connection, at install installConnectionId(account, Idempotency-Key), so an install with client-sealed values must send an Idempotency-Key); any other string is taken as plaintext and sealed by the gateway. A sealed value bound elsewhere is refused (400 naming the field).',
     example: { github_token: 'YOUR_ENCRYPTED_TOKEN' },
   })
   @IsOptional()

@@ -7,11 +7,12 @@ const KEY_CACHE_MS = 5 * 60 * 1000;
 
 /**
  * Seals every credential value for the credential service before it leaves the gateway, bound to
- * the account (and the connection, once it exists) and the purpose: the credential service
- * refuses it anywhere else, so a value lifted from a dead letter cannot be replayed into another
- * account's install. A value the client already sealed with the published key passes as it is
- * (the credential service checks its binding the same way); any other string is plaintext and is
- * sealed here.
+ * the account, the connection (at install, the one the install will make:
+ * `installConnectionId(account, idempotency key)`) and the purpose: the credential service
+ * refuses it anywhere else, so a value lifted from a message or a dead letter cannot be replayed
+ * into another install, of another account or the same one. A value the client already sealed
+ * with the published key passes as it is (the credential service checks its binding the same
+ * way); any other string is plaintext and is sealed here.
  */
 @Injectable()
 export class CredentialSealer {
@@ -21,7 +22,7 @@ export class CredentialSealer {
 
   async sealAll(
     values: unknown,
-    owner: { account: string; connection?: string },
+    owner: { account: string; connection: string },
     field = 'provided_credential_schema',
   ): Promise<Record<string, string>> {
     if (values === undefined || values === null) return {};

@@ -24,7 +24,7 @@ export class PublicKeyController {
   @Get('public-key')
   @ApiOperation({
     summary:
-      'The key a client may seal a credential value with itself: a compact JWE (alg ECDH-ES+A256KW, enc A256GCM, header kid). Sealed and plain values are both accepted.',
+      'The key a client may seal a credential value with itself: a compact JWE (alg ECDH-ES+A256KW, enc A256GCM, header kid), its protected header binding it to the account (ath_acct), the purpose (ath_purp: connection-credentials) and the connection (ath_cid: at install installConnectionId(account, Idempotency-Key), sending that key). Sealed and plain values are both accepted.',
   })
   @ApiResponse({ status: 200, type: PublicKeyView })
   get(): Promise<PublicKeyReply> {

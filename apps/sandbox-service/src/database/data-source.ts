@@ -9,6 +9,7 @@ import { CreateConnections1795479404256 } from '../migrations/1795479404256-crea
 import { AddRunningSince1795483387582 } from '../migrations/1795483387582-add-running-since';
 import { AddOperationLease1795490000000 } from '../migrations/1795490000000-add-operation-lease';
 import { AddReplicas1795491000000 } from '../migrations/1795491000000-add-replicas';
+import { AddInstallClaims1796081752292 } from '../migrations/1796081752292-add-install-claims';
 import { ReplicaEntity } from '../lifecycle/replica.entity';
 
 export const SANDBOX_SCHEMA = 'sandbox';
@@ -31,6 +32,7 @@ export function sandboxDataSource(url: string): DataSource {
       AddRunningSince1795483387582,
       AddOperationLease1795490000000,
       AddReplicas1795491000000,
+      AddInstallClaims1796081752292,
     ],
     poolSize: 10,
   });

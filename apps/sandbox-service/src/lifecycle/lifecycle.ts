@@ -7,7 +7,7 @@ import {
 import { type EmitInTransaction, Outbox } from '@athenic/messaging';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, IsNull } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
 import { ConnectionEventEntity } from '../connections/connection-event.entity';
@@ -70,8 +70,36 @@ export class Lifecycle {
   ) {}
 
   /**
-   * `installed`: creates a connection in mcpPending, with its idempotency record if any, within
-   * the account's cap (counted under an account-wide lock, so it holds across replicas).
+   * Claims an install's idempotency key for the connection it determines: true when this install
+   * holds it now, false when another one has it (running, or done: `ConnectionStore.idempotent`
+   * tells which). Claimed before the credentials are stored for that connection, so two installs
+   * with one key never both write them, nor one delete the other's when it fails.
+   */
+  async claimInstall(claim: {
+    accountId: string;
+    key: string;
+    requestHash: string;
+    connectionId: string;
+  }): Promise<boolean> {
+    const meta = this.dataSource.getMetadata(IdempotencyKeyEntity);
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO "${meta.schema}"."${meta.tableName}" (account_id, key, request_hash, connection_id, response) VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (account_id, key) DO NOTHING RETURNING key`,
+      [claim.accountId, claim.key, claim.requestHash, claim.connectionId],
+    );
+    return rows.length === 1;
+  }
+
+  /** Lets go of a claim whose install did not make its connection (its record stays otherwise). */
+  async releaseInstall(accountId: string, key: string, connectionId: string): Promise<void> {
+    await this.dataSource
+      .getRepository(IdempotencyKeyEntity)
+      .delete({ accountId, key, connectionId, response: IsNull() });
+  }
+
+  /**
+   * `installed`: creates a connection in mcpPending, with its idempotency record if any (the
+   * install's claim, completed with the answer), within the account's cap (counted under an
+   * account-wide lock, so it holds across replicas).
    */
   async install(
     fields: NewConnection,
@@ -115,10 +143,23 @@ export class Lifecycle {
           connectionId: fields.id,
           response: toView(saved),
         };
-        await manager.insert(
+        const claimed = await manager.update(
           IdempotencyKeyEntity,
-          record as QueryDeepPartialEntity<IdempotencyKeyEntity>,
+          {
+            accountId: record.accountId,
+            key: record.key,
+            connectionId: record.connectionId,
+            requestHash: record.requestHash,
+            response: IsNull(),
+          },
+          { response: record.response as QueryDeepPartialEntity<Record<string, any>> },
         );
+        // Unclaimed (or the claim was let go meanwhile): recorded now, unless another one was.
+        if ((claimed.affected ?? 0) === 0)
+          await manager.insert(
+            IdempotencyKeyEntity,
+            record as QueryDeepPartialEntity<IdempotencyKeyEntity>,
+          );
       }
       await this.record(manager, emit, saved, null, reason, now);
       return saved;

@@ -40,8 +40,10 @@ export class ConnectionsHandler {
   constructor(private readonly connections: ConnectionsService) {}
 
   /**
-   * A command without an idempotency key is keyed by its message id, so a redelivered one (the
-   * broker's at-least-once delivery) still creates one connection.
+   * A command without an idempotency key is keyed by its message id (`delivery:<message id>`), so
+   * a redelivered one (the broker's at-least-once delivery) still creates one connection. The
+   * connection's id follows from that key like from any other (`installConnectionId`): a sender
+   * that seals credential values itself binds them to it, or simply sends an idempotency_key.
    */
   @Handle(SandboxConnectionInstall)
   install(

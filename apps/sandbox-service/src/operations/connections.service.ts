@@ -17,6 +17,7 @@ import {
   resolveRemoteUrl,
 } from '@athenic/contracts';
 import { EgressGuard, refuseDeniedTargets } from '@athenic/egress';
+import { installConnectionId } from '@athenic/platform-crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { SANDBOX_CONFIG, type SandboxConfig } from '../config/env';
@@ -33,6 +34,13 @@ import type { ConnectionEntity } from '../connections/connection.entity';
 import { Lifecycle } from '../lifecycle/lifecycle';
 
 const PING_TIMEOUT_MS = 3000;
+/**
+ * How long an install waits for another install with its key to answer: under the gateway's
+ * request timeout (REQUEST_TIMEOUT_MS, 5 s), so the caller hears operation_in_progress, not a
+ * timeout.
+ */
+const INSTALL_WAIT_MS = 4000;
+const INSTALL_POLL_MS = 50;
 
 /** What users (through the gateway) and other services ask of connections. */
 @Injectable()
@@ -52,9 +60,26 @@ export class ConnectionsService {
     private readonly guard: EgressGuard,
   ) {}
 
+  /**
+   * The connection's id follows from the account and the idempotency key
+   * (`installConnectionId`): whoever sealed the credential values knew it and bound them to it,
+   * so the credential service stores them for this install's connection and no other. Every
+   * install through the gateway has a key, and a bus command without one is keyed by its message
+   * id (ConnectionsHandler); only a command with neither gets a random id (and can then carry
+   * no sealed value the credential service accepts).
+   *
+   * One key, one connection: the install claims its key first (the idempotency record without its
+   * answer), so an install with the same key meanwhile waits for that answer instead of storing
+   * credentials for the same id. A deleted connection takes its record with it, so the key
+   * makes the same id again later: acceptable, the old connection, its credentials and history
+   * are gone by then. A key whose record expired (24 hours) while its connection still exists is
+   * refused (409), since its id is taken.
+   */
   async install(command: InstallConnectionCommand): Promise<InstallConnectionReply> {
-    if (command.idempotency_key) {
-      const earlier = await this.replay(command);
+    const key = command.idempotency_key;
+    const deadline = Date.now() + INSTALL_WAIT_MS;
+    if (key) {
+      const earlier = await this.replay(command, deadline);
       if (earlier) return earlier;
     }
     const entry = await this.types.forInstall(command.mcp_server_id, command.account_id);
@@ -62,7 +87,41 @@ export class ConnectionsService {
     checkConfig(entry, config);
     await refuseDeniedTargets(this.guard, entry.config_schema, config, 'config');
     await this.refuseDeniedRemote(entry, config);
-    const id = randomUUID();
+    if (!key) return this.create(randomUUID(), command, entry, config, undefined);
+    const id = installConnectionId(command.account_id, key);
+    const idempotency = { key, requestHash: command.request_hash ?? '' };
+    while (
+      !(await this.lifecycle.claimInstall({
+        accountId: command.account_id,
+        key,
+        requestHash: idempotency.requestHash,
+        connectionId: id,
+      }))
+    ) {
+      // Another install with this key holds it: its answer is ours (or it gave up: try again).
+      const earlier = await this.replay(command, deadline);
+      if (earlier) return earlier;
+    }
+    try {
+      if (await this.store.findOptional(id)) throw keyStillInUse(id);
+      return await this.create(id, command, entry, config, idempotency);
+    } catch (error) {
+      await this.lifecycle
+        .releaseInstall(command.account_id, key, id)
+        .catch((e: unknown) =>
+          this.log.warn(`Could not release the install claim on ${id}: ${String(e)}`),
+        );
+      throw error;
+    }
+  }
+
+  private async create(
+    id: string,
+    command: InstallConnectionCommand,
+    entry: McpServerEntry,
+    config: Record<string, unknown>,
+    idempotency: { key: string; requestHash: string } | undefined,
+  ): Promise<InstallConnectionReply> {
     // Credentials first: they are validated against the type there, and nothing is created if not.
     await this.credentials.store(
       command.account_id,
@@ -82,18 +141,14 @@ export class ConnectionsService {
           config,
           provider: this.runtime.providerName,
         },
-        command.idempotency_key
-          ? { key: command.idempotency_key, requestHash: command.request_hash ?? '' }
-          : undefined,
+        idempotency,
         this.config.env.MAX_CONNECTIONS_PER_ACCOUNT,
       );
     } catch (error) {
+      // A connection with this id exists after all: its credentials are not ours to delete.
+      if (isUniqueViolation(error)) throw keyStillInUse(id);
+      // No connection has this id (the install holds its key): the values stored are ours.
       await this.credentials.delete(command.account_id, id, command.actor).catch(() => undefined);
-      // Two requests with one Idempotency-Key raced: the other one won.
-      if (command.idempotency_key && isUniqueViolation(error)) {
-        const earlier = await this.replay(command);
-        if (earlier) return earlier;
-      }
       throw error;
     }
     this.log.log(`Connection ${id} installed (${entry.id}) for account ${command.account_id}`);
@@ -126,18 +181,33 @@ export class ConnectionsService {
     throw new DomainError('egress_denied', message, [message]);
   }
 
+  /**
+   * The answer to an earlier install with this key: its connection, `idempotency_conflict` when
+   * it was another request, or undefined when there was none (or it gave up). While it still runs,
+   * its answer is waited for until `deadline`, then `operation_in_progress`.
+   */
   private async replay(
     command: InstallConnectionCommand,
+    deadline: number,
   ): Promise<InstallConnectionReply | undefined> {
-    const earlier = await this.store.idempotent(command.account_id, command.idempotency_key!);
-    if (!earlier) return undefined;
-    if (earlier.requestHash !== (command.request_hash ?? '')) {
-      throw new DomainError(
-        'idempotency_conflict',
-        'This Idempotency-Key was used with a different request; use a new key for a new install.',
-      );
+    for (;;) {
+      const earlier = await this.store.idempotent(command.account_id, command.idempotency_key!);
+      if (!earlier) return undefined;
+      if (earlier.requestHash !== (command.request_hash ?? '')) {
+        throw new DomainError(
+          'idempotency_conflict',
+          'This Idempotency-Key was used with a different request; use a new key for a new install.',
+        );
+      }
+      if (earlier.response)
+        return { connection: earlier.response as ConnectionView, replayed: true };
+      if (Date.now() >= deadline)
+        throw new DomainError(
+          'operation_in_progress',
+          'An install with this Idempotency-Key is still in progress; try again in a moment.',
+        );
+      await new Promise((resolve) => setTimeout(resolve, INSTALL_POLL_MS));
     }
-    return { connection: earlier.response as ConnectionView, replayed: true };
   }
 
   async list(accountId: string): Promise<ConnectionList> {
@@ -297,6 +367,14 @@ export class ConnectionsService {
       connections,
     };
   }
+}
+
+/** The key's record expired (24 hours) while the connection it made lives on with its id. */
+function keyStillInUse(id: string): DomainError {
+  return new DomainError(
+    'idempotency_conflict',
+    `This Idempotency-Key made connection ${id}, which still exists (the key is remembered for 24 hours, the connection's id for as long as it exists); use a new key for a new install.`,
+  );
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -71,6 +71,12 @@ class FakeRegistry {
 
 class FakeCredentials {
   readonly stored = new Map<string, Record<string, string>>();
+  /** Every store and delete, in order: `store <connection id>`, `delete <connection id>`. */
+  readonly calls: string[] = [];
+  /** While set, a store waits for it (an install held mid-way). */
+  gate: Promise<void> | undefined;
+  /** The next store fails with it (values the credential service refuses). */
+  failNext: Error | undefined;
 
   async store(
     _account: string,
@@ -78,6 +84,11 @@ class FakeCredentials {
     _type: string,
     sealed: Record<string, string>,
   ) {
+    this.calls.push(`store ${connectionId}`);
+    await this.gate;
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
     this.stored.set(connectionId, sealed);
     return { connection_id: connectionId, fields: Object.keys(sealed) };
   }
@@ -87,6 +98,7 @@ class FakeCredentials {
   }
 
   async delete(_account: string, connectionId: string): Promise<void> {
+    this.calls.push(`delete ${connectionId}`);
     this.stored.delete(connectionId);
   }
 }

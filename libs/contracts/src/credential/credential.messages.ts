@@ -36,7 +36,7 @@ export const CredentialSetStore = defineCommand({
   payload: StoreCredentialsCommand,
   reply: StoredCredentialsReply,
   summary:
-    "Validates sealed credential values against the server type's credential schema and stores them envelope-encrypted for one connection. `validation_failed` names the bad key; nothing is stored then.",
+    "Validates sealed credential values against the server type's credential schema and stores them envelope-encrypted for one connection. Every value must be bound to this account, connection and purpose (protected header ath_acct, ath_cid, ath_purp: connection-credentials; at install the connection is installConnectionId(account, idempotency key)). `validation_failed` names the bad key and why; nothing is stored then.",
 });
 
 export const CredentialSetValidate = defineCommand({

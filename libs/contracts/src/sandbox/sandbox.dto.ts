@@ -91,11 +91,14 @@ export class InstallConnectionCommand {
   @IsObject()
   config?: Record<string, unknown>;
 
-  /** Credential values, each a compact JWE sealed for the credential service. */
+  /**
+   * Credential values, each a compact JWE sealed for the credential service, bound to the account
+   * and to the connection this install makes: installConnectionId(account_id, idempotency key).
+   */
   @IsObject()
   sealed_credentials: Record<string, string>;
 
-  /** The caller's Idempotency-Key (scope: the account, kept 24 h). */
+  /** The caller's Idempotency-Key (scope: the account, kept 24 h); it determines the connection's id. */
   @IsOptional()
   @Matches(/^[\x21-\x7e]{1,255}$/, {
     message: 'idempotency_key must be 1-255 printable ASCII characters',

@@ -27,7 +27,7 @@ export const SandboxConnectionInstall = defineCommand({
   payload: InstallConnectionCommand,
   reply: InstallConnectionReply,
   summary:
-    'Installs an MCP server for an account: validates type, config and credentials, persists the connection in mcpPending and replies; deployment then proceeds through status changes. Idempotent per idempotency_key.',
+    "Installs an MCP server for an account: validates type, config and credentials, persists the connection in mcpPending and replies; deployment then proceeds through status changes. Idempotent per idempotency_key (without one, per message id: the key `delivery:<message id>`). The connection's id is installConnectionId(account_id, key) of @athenic/platform-crypto, and every sealed credential value must be bound to it (ath_cid): send an idempotency_key when sealing values yourself. The same key with another request is `idempotency_conflict`; with an install of it still running, the answer waits for that one (`operation_in_progress` after 4 s).",
 });
 
 export const SandboxConnectionList = defineCommand({
