@@ -123,7 +123,9 @@ describe('MCP conformance: the gateway passes what supergateway passes, at most 
       title: 'Conformance',
     });
     expect(installed.status).toBe(202);
-    await waitForStatus(admin, installed.body.id, 'mcpRunning');
+    const running = await waitForStatus(admin, installed.body.id, 'mcpRunning');
+    // A real sandbox, mounting the package's install folder alone.
+    expect(running.isolation).toBe('bubblewrap');
     gatewayUrl = proxy.url(`/functions/v1/mcp-connections/${installed.body.id}/mcp`);
   }, 60_000);
 
