@@ -12,6 +12,7 @@ export * from './fake-e2b';
 export * from './processes';
 export * from './test-host';
 export * from './conformance';
+export * from './packages-dir';
 export * from './event-stream';
 export * from './browser';
 export * from './remote-mcp-server';
