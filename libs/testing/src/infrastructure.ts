@@ -1,14 +1,9 @@
 import { ALL_PERMISSIONS, type BrokerAdmin, managementApi, rabbitmqctl } from '@athenic/messaging';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { TEST_ENV } from './test-env';
 
-/** Where the shared servers of this test run are; set by the jest global setup. */
-export const TEST_ENV = {
-  postgres: 'ATHENIC_TEST_POSTGRES_URL',
-  amqp: 'ATHENIC_TEST_AMQP_URL',
-  rabbitApi: 'ATHENIC_TEST_RABBIT_API',
-  mode: 'ATHENIC_TEST_INFRA',
-} as const;
+export { TEST_ENV };
 
 export interface TestInfrastructure {
   /** A fresh database of its own. */

@@ -1,4 +1,4 @@
-import { TEST_ENV } from '../infrastructure';
+import { TEST_ENV } from '../test-env';
 
 /**
  * Chooses where integration tests get Postgres and RabbitMQ: containers when a container
