@@ -33,9 +33,7 @@ describe("agent runs over the account's MCP servers (AgentKit, a local OpenAI-co
     infra = await createTestInfrastructure('agents');
     platform = await new TestPlatform(infra, {
       env: {
-        AGENT_MODEL: 'openai:gpt-test',
-        OPENAI_API_KEY: model.apiKey,
-        OPENAI_BASE_URL: model.baseUrl,
+        ...model.platformEnv(),
         // A tool that outlives this gives the model an error (the run goes on).
         TOOL_CALL_TIMEOUT_MS: '8000',
         // Long: a run's stream must get its steps live from the bus, not from its heartbeat's re-read.

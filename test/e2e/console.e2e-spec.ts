@@ -33,9 +33,7 @@ describe('the web console, in Chromium', () => {
     infra = await createTestInfrastructure('console');
     platform = await new TestPlatform(infra, {
       env: {
-        AGENT_MODEL: 'openai:gpt-test',
-        OPENAI_API_KEY: model.apiKey,
-        OPENAI_BASE_URL: model.baseUrl,
+        ...model.platformEnv(),
       },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);

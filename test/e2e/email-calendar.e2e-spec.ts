@@ -67,9 +67,7 @@ describe('email and calendar servers against local IMAP, SMTP and CalDAV servers
         EGRESS_ALLOW_PRIVATE: [mail.imapPort, mail.smtpPort, caldav.port]
           .map((port) => `127.0.0.1:${port}`)
           .join(','),
-        AGENT_MODEL: 'openai:gpt-test',
-        OPENAI_API_KEY: model.apiKey,
-        OPENAI_BASE_URL: model.baseUrl,
+        ...model.platformEnv(),
       },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);

@@ -69,9 +69,7 @@ describe('remote MCP servers: a server reached over Streamable HTTP through an o
         // The on-premise server: opened as an operator would (a host address needs its port).
         EGRESS_ALLOW_PRIVATE: `127.0.0.1:${remote.port},127.0.0.1:${older.port}`,
         DEPLOY_TIMEOUT_MS: '15000',
-        AGENT_MODEL: 'openai:gpt-test',
-        OPENAI_API_KEY: model.apiKey,
-        OPENAI_BASE_URL: model.baseUrl,
+        ...model.platformEnv(),
       },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);

@@ -59,6 +59,11 @@ export class FakeOpenAi {
     return this;
   }
 
+  /** The agent runner's settings that point it at this fake model (AGENT_MODEL and its key). */
+  platformEnv(model = 'openai:gpt-test'): Record<string, string> {
+    return { AGENT_MODEL: model, OPENAI_API_KEY: this.apiKey, OPENAI_BASE_URL: this.baseUrl };
+  }
+
   /** A new conversation from the first step. */
   play(script: ScriptStep[]): void {
     this.script = script;
