@@ -1,31 +1,40 @@
 // MCP soak: does one account flooding its own connection raise another account's MCP latency?
-// Loopback only, bounded in time (a hard stop at 3 x duration + 120 s: 4 minutes with the defaults).
+// Loopback only, bounded in time (a hard stop at 3 x duration + 120 s: 5 minutes with the defaults).
 // Two accounts, each with a memory-server connection installed through the REST API. Account B
 // runs a steady closed loop of tool calls through the gateway (the SDK's Streamable HTTP client)
 // in three phases: quiet (B alone), flood (meanwhile account A holds many MCP sessions, each with
 // an open GET event stream, and keeps many tool calls in flight on its own connection) and after
-// (A's sessions closed). B's and A's clients run in worker threads of their own, so that A's
-// client work does not sit in B's event loop (they still share the machine's cores).
-//   npm run bench:mcp-soak [-- --duration 40 --flood-sessions 60 --flood-streams 60]
+// (A's sessions closed). B's and A's clients run in processes of their own (see --flood-host).
+//   npm run bench:mcp-soak [-- --duration 60 --flood-sessions 60 --flood-streams 16]
 //   node scripts/build.js && node dist/bench/mcp-soak.js [flags]
 // Flags (or env):
-//   --duration s        (MCP_SOAK_DURATION, default 40): each measured phase
+//   --duration s        (MCP_SOAK_DURATION, default 60): each measured phase
 //   --flood-sessions n  (MCP_SOAK_FLOOD_SESSIONS, default 60): A's extra MCP sessions (the bridge
 //                       allows 64 per connection, A's load sessions included; past it, 429)
-//   --flood-streams n   (MCP_SOAK_FLOOD_STREAMS, default = flood sessions): how many of them open
+//   --flood-streams n   (MCP_SOAK_FLOOD_STREAMS, default 16): how many of them open
 //                       a GET event stream and hold it. Each stream holds one of the 32 sockets
 //                       of A's gateway pool (MCP_CONNECTIONS_PER_SERVER): from 32 streams on,
 //                       A's own calls wait behind them (timeouts) and the flood loads nothing;
 //                       --flood-streams 16 gives a flood that does
 //   --flood-concurrency n (MCP_SOAK_FLOOD_CONCURRENCY, default 32): A's tool calls in flight
 //   --tool name         (MCP_SOAK_TOOL, default read_graph)
-//   --b-pause ms        (MCP_SOAK_B_PAUSE, default 10): B's pause between two calls
-//   --flood-nice n      (MCP_SOAK_FLOOD_NICE, default 0): A's client thread runs at this nice
-//                       value (0-19). On a 2-core host A's client competes with the platform
-//                       and B for the same cores, which a real attacker on another host does
-//                       not; a high value takes that out of the figure (both are worth showing)
+//   --b-pause ms        (MCP_SOAK_B_PAUSE, default 20): B's pause between two calls
+//   --flood-host h      (MCP_SOAK_FLOOD_HOST, default apart): where A's client runs.
+//                       apart: in a process of its own under SCHED_IDLE (chrt --idle 0), so it
+//                       gets only CPU time no other task wants, as a client on another machine
+//                       takes none of the platform's; shared: at normal priority, competing with
+//                       the platform and B for this machine's cores (on 2 cores A's client alone
+//                       takes most of one). Both are worth showing; the target is about apart.
 //   --rate-limit n      (MCP_SOAK_RATE_LIMIT, default 1e9): the gateway's
 //                       RATE_LIMIT_REQUESTS_PER_MINUTE
+//   --hold-ms n         (MCP_SOAK_HOLD_MS, default: the platform's, 1000): the gateway's
+//                       RATE_LIMIT_REFUSAL_HOLD_MS; 0 answers A's refused calls at once
+//   --rate-per-second n (MCP_SOAK_RATE_PER_SECOND, default: the platform's, 100): the gateway's
+//                       RATE_LIMIT_REQUESTS_PER_SECOND; a high value shows the fair shares
+//                       behind the rate limiter (A's whole flood reaches its bridge)
+// A's and B's clients run in child processes of their own (B at normal priority).
+// A opens its sessions and streams patiently (a 429 is retried after its Retry-After, for up to
+// RAMP_MS), as an attacker staying under the per-second limit would; its tool calls are not.
 //   --cpu-prof dir      (MCP_SOAK_CPU_PROF): the gateway and the sandbox-service run V8's
 //                       sampling profiler; their .cpuprofile files (written as they stop) and
 //                       windows.json (pid -> service, each phase on the profiles' clock) go there
@@ -45,11 +54,11 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cpus, setPriority } from 'node:os';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { type ChildProcess, type Serializable, spawn } from 'node:child_process';
 import { fixed, summarize } from './stats';
 
 function option(name: string, env: string, fallback: string): string {
@@ -65,7 +74,7 @@ function positive(name: string, value: string): number {
   return n;
 }
 
-const DURATION_S = positive('duration', option('duration', 'MCP_SOAK_DURATION', '40'));
+const DURATION_S = positive('duration', option('duration', 'MCP_SOAK_DURATION', '60'));
 const FLOOD_SESSIONS = Math.floor(
   positive('flood-sessions', option('flood-sessions', 'MCP_SOAK_FLOOD_SESSIONS', '60')),
 );
@@ -74,7 +83,7 @@ const FLOOD_STREAMS = Math.min(
   Math.floor(
     positive(
       'flood-streams',
-      option('flood-streams', 'MCP_SOAK_FLOOD_STREAMS', String(FLOOD_SESSIONS)),
+      option('flood-streams', 'MCP_SOAK_FLOOD_STREAMS', String(Math.min(16, FLOOD_SESSIONS))),
     ),
   ),
 );
@@ -82,21 +91,26 @@ const FLOOD_CONCURRENCY = Math.floor(
   positive('flood-concurrency', option('flood-concurrency', 'MCP_SOAK_FLOOD_CONCURRENCY', '32')),
 );
 const TOOL = option('tool', 'MCP_SOAK_TOOL', 'read_graph');
-const B_PAUSE_MS = positive('b-pause', option('b-pause', 'MCP_SOAK_B_PAUSE', '10'));
+const B_PAUSE_MS = positive('b-pause', option('b-pause', 'MCP_SOAK_B_PAUSE', '20'));
 /** High, so that the per-account rate limiter (6000 a minute by default) hides nothing. */
 const RATE_LIMIT = option('rate-limit', 'MCP_SOAK_RATE_LIMIT', '1000000000');
+const RATE_PER_SECOND = option('rate-per-second', 'MCP_SOAK_RATE_PER_SECOND', '');
+const HOLD_MS = option('hold-ms', 'MCP_SOAK_HOLD_MS', '');
 const CPU_PROF_DIR = option('cpu-prof', 'MCP_SOAK_CPU_PROF', '');
-const FLOOD_NICE = Math.min(
-  19,
-  Math.max(0, Number(option('flood-nice', 'MCP_SOAK_FLOOD_NICE', '0'))),
-);
+const FLOOD_HOST = option('flood-host', 'MCP_SOAK_FLOOD_HOST', 'apart');
+if (FLOOD_HOST !== 'apart' && FLOOD_HOST !== 'shared')
+  throw new Error(`--flood-host must be apart or shared, got ${FLOOD_HOST}`);
 
+/** Set in a client process: which account's client it is. */
+const ROLE_ENV = 'MCP_SOAK_ROLE';
 const ACCOUNT_A = 'bench-soak-flooder';
 const ACCOUNT_B = 'bench-soak-neighbour';
 /** A's tool calls share one MCP session per this many calls in flight. */
 const CALLS_PER_LOAD_SESSION = 16;
 const A_CALL_TIMEOUT_MS = 10_000;
 const A_CONNECT_TIMEOUT_MS = 15_000;
+/** How long A keeps retrying its sessions' and streams' 429s while it opens them. */
+const RAMP_MS = 30_000;
 const B_CALL_TIMEOUT_MS = 30_000;
 const B_WARMUP_MS = 3_000;
 const SETTLE_MS = 10_000;
@@ -131,10 +145,12 @@ function kindOf(error: unknown): string {
 type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 /** A fetch that answers the client's GET (its event stream) 405, as a server without one would. */
-const noStreamFetch: FetchLike = (url, init) =>
-  (init?.method ?? 'GET').toUpperCase() === 'GET'
-    ? Promise.resolve(new Response(null, { status: 405 }))
-    : fetch(url, init);
+function noStreamFetch(inner: FetchLike = fetch): FetchLike {
+  return (url, init) =>
+    (init?.method ?? 'GET').toUpperCase() === 'GET'
+      ? Promise.resolve(new Response(null, { status: 405 }))
+      : inner(url, init);
+}
 
 interface StreamCounts {
   requested: number;
@@ -144,18 +160,35 @@ interface StreamCounts {
 }
 
 /** A fetch that counts the client's GET event streams and how they were answered. */
-function countingFetch(streams: StreamCounts): FetchLike {
+function countingFetch(streams: StreamCounts, inner: FetchLike = fetch): FetchLike {
   return async (url, init) => {
-    if ((init?.method ?? 'GET').toUpperCase() !== 'GET') return fetch(url, init);
+    if ((init?.method ?? 'GET').toUpperCase() !== 'GET') return inner(url, init);
     streams.requested++;
     try {
-      const res = await fetch(url, init);
+      const res = await inner(url, init);
       if (res.ok) streams.open++;
       else bump(streams.refused, `http-${res.status}`);
       return res;
     } catch (error) {
       bump(streams.failed, kindOf(error));
       throw error;
+    }
+  };
+}
+
+/**
+ * A fetch that, until `until()`, answers a 429 by waiting for its Retry-After and sending the
+ * request again (bodies are the SDK's JSON strings, so a request can be sent twice).
+ */
+function patientFetch(inner: FetchLike, until: () => number): FetchLike {
+  return async (url, init) => {
+    for (;;) {
+      const res = await inner(url, init);
+      if (res.status !== 429 || Date.now() >= until()) return res;
+      await res.arrayBuffer().catch(() => undefined);
+      const retryAfterS = Number(res.headers.get('retry-after'));
+      const waitMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : 1000;
+      await sleep(waitMs + Math.random() * 250);
     }
   };
 }
@@ -188,10 +221,12 @@ async function endSession(
   await client.close().catch(() => undefined);
   if (!sessionId) return 'no-session';
   try {
-    const res = await fetch(url, {
+    // A DELETE the per-second limit refuses is sent again (for up to 10 s).
+    const until = Date.now() + 10_000;
+    const res = await patientFetch(fetch, () => until)(url, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${key}`, 'mcp-session-id': sessionId },
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(15_000),
     });
     await res.arrayBuffer();
     return `http-${res.status}`;
@@ -205,16 +240,20 @@ function progress(message: string): void {
   process.stderr.write(`[mcp-soak ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-/** This thread's id (a worker thread is a task of its own), for its scheduler figures. */
-function threadId(): number {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop());
-  } catch {
-    return 0;
-  }
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How a client process talks to the bench: its IPC channel. */
+interface Port {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (message: any) => void): void;
+  once(event: 'message', listener: (message: any) => void): void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const parentPort: Port = {
+  postMessage: (message) => process.send?.(message),
+  on: (event, listener) => process.on(event, listener),
+  once: (event, listener) => process.once(event, listener),
+};
 
 interface BData {
   role: 'b';
@@ -236,7 +275,7 @@ interface LoopResult {
 
 /** Account B: one session (with its GET stream, as the SDK opens it), one call at a time. */
 async function neighbourWorker(data: BData): Promise<void> {
-  const port = parentPort!;
+  const port = parentPort;
   const t = transport(data.url, data.key);
   const client = new Client({ name: 'soak-b', version: '1' });
   await client.connect(t);
@@ -272,7 +311,7 @@ async function neighbourWorker(data: BData): Promise<void> {
       port.postMessage({ type: 'result', result });
     })();
   });
-  port.postMessage({ type: 'ready', tid: threadId() });
+  port.postMessage({ type: 'ready' });
 }
 
 interface FloodReport {
@@ -293,7 +332,7 @@ interface FloodResult {
 
 /** Account A: many sessions holding GET streams, and many tool calls in flight. */
 async function flooderWorker(data: AData): Promise<void> {
-  const port = parentPort!;
+  const port = parentPort;
   const done: { at: number; ms: number }[] = [];
   const failures: { at: number; kind: string }[] = [];
   const sessions: { client: Client; t: StreamableHTTPClientTransport }[] = [];
@@ -330,15 +369,15 @@ async function flooderWorker(data: AData): Promise<void> {
 
   const start = async (): Promise<FloodReport> => {
     const started = Date.now();
-    // The load sessions first (without GET streams: the flood's streams are counted apart).
-    const loadCount = Math.ceil(FLOOD_CONCURRENCY / CALLS_PER_LOAD_SESSION);
-    const load = await Promise.all(Array.from({ length: loadCount }, () => open(noStreamFetch)));
-    loops = Array.from({ length: FLOOD_CONCURRENCY }, (_, i) => loop(load[i % loadCount].client));
-    // Then every flood session at once, as a flooding client would.
+    const rampEnd = started + RAMP_MS;
+    let patientUntil = rampEnd;
+    const patient = patientFetch(fetch, () => patientUntil);
+    // Every flood session at once, as a flooding client would, retrying what the per-second
+    // limit refuses (the loads' calls are not started yet, so they take none of that budget).
     const refused: Counts = {};
     const outcomes = await Promise.allSettled(
       Array.from({ length: FLOOD_SESSIONS }, (_, i) =>
-        open(i < FLOOD_STREAMS ? countingFetch(streams) : noStreamFetch),
+        open(i < FLOOD_STREAMS ? countingFetch(streams, patient) : noStreamFetch(patient)),
       ),
     );
     for (const outcome of outcomes)
@@ -350,8 +389,16 @@ async function flooderWorker(data: AData): Promise<void> {
       Object.values(streams.refused).reduce((a, b) => a + b, 0) +
       Object.values(streams.failed).reduce((a, b) => a + b, 0);
     const wanted = Math.min(FLOOD_STREAMS, opened);
-    const deadline = Date.now() + 5_000;
+    const deadline = Math.max(rampEnd, Date.now() + 5_000);
     while (answered() < wanted && Date.now() < deadline) await sleep(50);
+    // Then the load sessions (without GET streams: the flood's streams are counted apart), and
+    // from here on a 429 is an error, not a pause: the calls hammer the gateway.
+    const loadCount = Math.ceil(FLOOD_CONCURRENCY / CALLS_PER_LOAD_SESSION);
+    const load = await Promise.all(
+      Array.from({ length: loadCount }, () => open(noStreamFetch(patient))),
+    );
+    patientUntil = 0;
+    loops = Array.from({ length: FLOOD_CONCURRENCY }, (_, i) => loop(load[i % loadCount].client));
     return {
       sessions: { requested: FLOOD_SESSIONS, opened, refused },
       streams: { ...streams, wanted, pending: Math.max(0, streams.requested - answered()) },
@@ -400,32 +447,45 @@ async function flooderWorker(data: AData): Promise<void> {
       })();
     },
   );
-  port.postMessage({ type: 'ready', tid: threadId() });
+  port.postMessage({ type: 'ready' });
 }
 
 // ---- The main thread: platform, phases, figures ----------------------------------------------
 
-/** A worker thread of this file, and a way to ask it something and wait for its answer. */
+/** A client process running this file, and a way to ask it something and wait for its answer. */
 class Peer {
-  readonly worker: Worker;
+  readonly child: ChildProcess;
   private waiting: { type: string; resolve: (m: any) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | undefined;
 
   /**
    * Started before the platform, so that its code is loaded while dist/ is certainly there; it
-   * waits for `init` (the connection's URL and key). The flags reach it too (a worker's
-   * process.argv is its own).
+   * waits for `init` (the connection's URL and key). The flags reach it in its argv. `idle`
+   * runs it under SCHED_IDLE (every thread of it, the garbage collector's included).
    */
-  constructor(role: 'a' | 'b') {
-    const data = { role };
-    this.worker = new Worker(__filename, { workerData: role, argv: process.argv.slice(2) });
-    this.worker.on('message', (m: { type: string; error?: string }) => {
-      if (m.type === 'failed') return this.fail(new Error(`${data.role} worker: ${m.error}`));
+  constructor(
+    readonly role: 'a' | 'b',
+    idle: boolean,
+  ) {
+    const node = [process.execPath, __filename, ...process.argv.slice(2)];
+    const [command, ...args] = idle ? ['chrt', '--idle', '0', ...node] : node;
+    this.child = spawn(command, args, {
+      env: { ...process.env, [ROLE_ENV]: role },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (m: { type: string; error?: string }) => {
+      if (m.type === 'failed') return this.fail(new Error(`${role} client: ${m.error}`));
       const at = this.waiting.findIndex((w) => w.type === m.type);
       if (at >= 0) this.waiting.splice(at, 1)[0].resolve(m);
     });
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => this.fail(new Error(`${data.role} worker exited (${code})`)));
+    this.child.on('error', (error) => this.fail(error));
+    this.child.on('exit', (code, signal) =>
+      this.fail(new Error(`${role} client exited (${code ?? signal})`)),
+    );
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
   }
 
   private fail(error: Error): void {
@@ -437,7 +497,7 @@ class Peer {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no "${type}" from a worker within ${timeoutMs} ms`)),
+        () => reject(new Error(`no "${type}" from the ${this.role} client within ${timeoutMs} ms`)),
         timeoutMs,
       );
       this.waiting.push({
@@ -451,12 +511,15 @@ class Peer {
           reject(e);
         },
       });
-      if (send !== undefined) this.worker.postMessage(send);
+      if (send !== undefined) this.child.send(send as Serializable);
     });
   }
 
   async terminate(): Promise<void> {
-    await this.worker.terminate();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await exited;
   }
 }
 
@@ -700,7 +763,12 @@ async function main(): Promise<void> {
   const infra: TestInfrastructure = await createTestInfrastructure('bench-mcp-soak');
   const profiled = CPU_PROF_DIR ? { NODE_OPTIONS: `--require ${profilerPreload()}` } : undefined;
   const platform = new TestPlatform(infra, {
-    env: { LOG_LEVEL: 'info', RATE_LIMIT_REQUESTS_PER_MINUTE: RATE_LIMIT },
+    env: {
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_REQUESTS_PER_MINUTE: RATE_LIMIT,
+      ...(RATE_PER_SECOND ? { RATE_LIMIT_REQUESTS_PER_SECOND: RATE_PER_SECOND } : {}),
+      ...(HOLD_MS ? { RATE_LIMIT_REFUSAL_HOLD_MS: HOLD_MS } : {}),
+    },
     serviceEnv: profiled ? { 'api-gateway': profiled, 'sandbox-service': profiled } : {},
   });
   const peers: Peer[] = [];
@@ -726,8 +794,8 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   try {
-    const neighbour = new Peer('b');
-    const flooder = new Peer('a');
+    const neighbour = new Peer('b', false);
+    const flooder = new Peer('a', FLOOD_HOST === 'apart');
     peers.push(neighbour, flooder);
     await Promise.all([neighbour.next('loaded'), flooder.next('loaded')]);
     progress('starting the platform');
@@ -750,7 +818,7 @@ async function main(): Promise<void> {
       await waitForStatus(api, id, 'mcpRunning', 60_000);
       const url = `${platform.baseUrl}/functions/v1/mcp-connections/${id}/mcp`;
       // The same small graph in both servers, so that every read_graph does the same work.
-      const t = transport(url, key, noStreamFetch);
+      const t = transport(url, key, noStreamFetch());
       const client = new Client({ name: 'soak-seed', version: '1' });
       await client.connect(t);
       await client.callTool({
@@ -776,6 +844,8 @@ async function main(): Promise<void> {
       sandbox: () => [pidOf('sandbox-service')!],
       'A server': connectionPids(a.id),
       'B server': connectionPids(b.id),
+      'B client': () => [neighbour.pid],
+      'A client': () => [flooder.pid],
       bench: () => [process.pid],
       'other svcs': () =>
         (['registry-service', 'credential-service', 'agent-runner'] as const)
@@ -790,27 +860,25 @@ async function main(): Promise<void> {
       rssWhen: when,
     });
 
-    const { tid: bTid } = await neighbour.next<{ tid: number }>('ready', {
+    await neighbour.next('ready', {
       type: 'init',
       data: { role: 'b', url: b.url, key: b.key },
     });
-    const { tid: aTid } = await flooder.next<{ tid: number }>('ready', {
+    await flooder.next('ready', {
       type: 'init',
       data: { role: 'a', url: a.url, key: a.key },
     });
-    // On Linux a thread id names that thread alone for setpriority(2).
-    if (FLOOD_NICE > 0) setPriority(aTid, FLOOD_NICE);
     const mainThread = (pid: number | undefined): [number, number][] => (pid ? [[pid, pid]] : []);
     const mainThreads = (id: string) => () =>
       connectionProcesses(id).map((p): [number, number] => [p.pid, p.pid]);
     // The event loops on B's path (and A's), whose run-queue wait is shown per phase.
     const threads: Threads = {
-      'B client': () => [[process.pid, bTid]],
+      'B client': () => mainThread(neighbour.pid),
       gateway: () => mainThread(pidOf('api-gateway')),
       sandbox: () => mainThread(pidOf('sandbox-service')),
       'B server': mainThreads(b.id),
       'A server': mainThreads(a.id),
-      'A client': () => [[process.pid, aTid]],
+      'A client': () => mainThread(flooder.pid),
     };
 
     const windows: { phase: string; startUs: number; endUs: number }[] = [];
@@ -911,13 +979,18 @@ async function main(): Promise<void> {
       [
         `MCP soak (memory-server ${TOOL}), loopback, ${cpus().length} cores, ${DURATION_S} s per phase, B pausing ${B_PAUSE_MS} ms between calls;`,
         `flood: ${FLOOD_SESSIONS} sessions of account A (${FLOOD_STREAMS} holding a GET stream) + ${FLOOD_CONCURRENCY} tool calls in flight on A's own connection.`,
-        FLOOD_NICE > 0
-          ? `A's client thread at nice ${FLOOD_NICE} (as if on another host: it no longer takes the platform's cores first).`
-          : "A's client thread at normal priority, competing with the platform and B for the same cores.",
+        FLOOD_HOST === 'apart'
+          ? "A's client under SCHED_IDLE (--flood-host apart): as if on another machine, it takes only CPU time nothing else wants."
+          : "A's client at normal priority (--flood-host shared): it competes with the platform and B for this machine's cores.",
         Number(RATE_LIMIT) >= 1e6
           ? `RATE_LIMIT_REQUESTS_PER_MINUTE=${RATE_LIMIT} for the platform (default 6000): the per-minute limit refuses nothing here.`
           : `RATE_LIMIT_REQUESTS_PER_MINUTE=${RATE_LIMIT} for the platform: the per-account rate limiter is in force (a fixed 60 s window).`,
-        'RATE_LIMIT_REQUESTS_PER_SECOND is the default (100 per account): a flood is spread out over seconds, its excess answered 429.',
+        RATE_PER_SECOND
+          ? `RATE_LIMIT_REQUESTS_PER_SECOND=${RATE_PER_SECOND} for the platform (default 100 per account).`
+          : 'RATE_LIMIT_REQUESTS_PER_SECOND is the default (100 per account): a flood is spread out over seconds, its excess answered 429.',
+        HOLD_MS
+          ? `RATE_LIMIT_REFUSAL_HOLD_MS=${HOLD_MS} for the platform (default 1000)${HOLD_MS === '0' ? ': refused calls are answered at once' : ''}.`
+          : 'RATE_LIMIT_REFUSAL_HOLD_MS is the default (1000): a refused call waits for the next second (at most 1 s) before its 429.',
         ...report(phases, flood),
         '',
         `  B p99 flood / B p99 quiet = ${fixed(ratio)}x (target <= 2x: ${ratio <= 2 ? 'met' : 'MISSED'}); after / quiet = ${fixed(p99(phases[2]) / p99(phases[0]))}x`,
@@ -936,13 +1009,16 @@ async function main(): Promise<void> {
   }
 }
 
-if (isMainThread) {
+const role = process.env[ROLE_ENV];
+if (role === undefined) {
   main().catch((error) => {
     process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });
 } else {
-  const port = parentPort!;
+  // A client process ends with the bench: when its channel closes, whatever the reason.
+  process.on('disconnect', () => process.exit(0));
+  const port = parentPort;
   port.once('message', (init: { type: 'init'; data: AData | BData }) => {
     const { data } = init;
     (data.role === 'a' ? flooderWorker(data) : neighbourWorker(data)).catch((error: unknown) => {
@@ -952,5 +1028,5 @@ if (isMainThread) {
       });
     });
   });
-  port.postMessage({ type: 'loaded', role: workerData as string });
+  port.postMessage({ type: 'loaded', role });
 }
