@@ -28,6 +28,7 @@ import { GatewayReads } from './cache/gateway-reads';
 import { ReadInvalidationListener } from './events/read-invalidation';
 import { McpProxy } from './mcp/mcp-proxy';
 import { RateLimits } from './limits/rate-limits';
+import { RefusalHold } from './limits/refusal-hold';
 import { WorkerPeers } from './cluster/worker-peers';
 import { ConnectionStreams } from './streams/connection-streams';
 
@@ -80,6 +81,7 @@ export class AppModule {
         ActivityRecorder,
         McpProxy,
         RateLimits,
+        { provide: RefusalHold, useValue: new RefusalHold(config) },
         GatewayReads,
         RunStreams,
         WorkerPeers,

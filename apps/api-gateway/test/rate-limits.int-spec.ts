@@ -58,7 +58,13 @@ describe('RateLimits', () => {
   it('takeRequest counts both windows at once and names the one that refused', async () => {
     const l = make({ RATE_LIMIT_REQUESTS_PER_SECOND: '3' });
     for (let i = 0; i < 3; i++) expect(await l.takeRequest('acct-u1')).toBeUndefined();
-    expect(await l.takeRequest('acct-u1')).toEqual({ limit: 'requestsPerSecond', wait: 1 });
+    const refused = await l.takeRequest('acct-u1');
+    expect(refused).toEqual({
+      limit: 'requestsPerSecond',
+      wait: 1,
+      reopensInMs: expect.any(Number),
+    });
+    expect(refused!.reopensInMs).toBeLessThanOrEqual(1000);
     // The refused request counted in the minute as well: 4 of 5, one left.
     await new Promise((r) => setTimeout(r, 1100));
     expect(await l.takeRequest('acct-u1')).toBeUndefined();

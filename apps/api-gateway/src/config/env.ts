@@ -97,6 +97,20 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   RATE_LIMIT_REQUESTS_PER_SECOND: number = 100;
 
+  /**
+   * How long the answer to a request refused by a rate limit is held before it is sent (at most;
+   * it goes as soon as the refusing window opens again). 0: refusals are answered at once.
+   */
+  @IsInt({ message: 'RATE_LIMIT_REFUSAL_HOLD_MS must be an integer' })
+  @Min(0)
+  @Max(10_000)
+  RATE_LIMIT_REFUSAL_HOLD_MS: number = 1000;
+
+  /** Refusals held at once per gateway process; past it they are answered at once. */
+  @IsInt({ message: 'RATE_LIMIT_REFUSALS_HELD_MAX must be an integer' })
+  @Min(0)
+  RATE_LIMIT_REFUSALS_HELD_MAX: number = 1000;
+
   /** Failed authentications per source address per minute; then the address waits. */
   @IsInt({ message: 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE must be an integer' })
   @Min(1)

@@ -7,6 +7,7 @@ import { Logger } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { RateLimits } from '../limits/rate-limits';
+import { RefusalHold } from '../limits/refusal-hold';
 import { errorResponse, sendError, sendRateLimited } from './error-response';
 import type { Principal } from '../auth/principal';
 
@@ -31,6 +32,7 @@ export function configureRequestPipeline(app: NestExpressApplication): void {
       new Admission(
         app.get(Authenticator),
         app.get(RateLimits),
+        app.get(RefusalHold),
         app.get<GatewayConfig>(GATEWAY_CONFIG).clientAddress,
       ),
     ),
@@ -41,28 +43,42 @@ export function configureRequestPipeline(app: NestExpressApplication): void {
  * Who may come in, the same for every route and the MCP endpoint: an address that failed to
  * authenticate too often waits (429, before any lookup); a key is checked (401, and one more
  * failure counted for the address); an account past its request rate waits (429). The service
- * role is not rate limited.
+ * role is not rate limited. Each of those 429s is held a moment before it is sent (RefusalHold).
  */
 export class Admission {
   constructor(
     private readonly authenticator: Authenticator,
     private readonly limits: RateLimits,
+    private readonly hold: RefusalHold,
     /** Who is asking, for per-address limits (TRUSTED_PROXIES, config/env.ts). */
     private readonly clientAddress: (req: IncomingMessage) => string,
   ) {}
 
-  /** An account's request rate: a minute's budget, spread out over seconds. */
-  private async requestRate(
-    accountId: string,
-  ): Promise<{ wait: number; message: string } | undefined> {
+  /** An account's request rate (a minute's budget, spread out over seconds): refused or not. */
+  private async requestRate(accountId: string, res: ServerResponse): Promise<boolean> {
     const refusal = await this.limits.takeRequest(accountId);
-    if (!refusal) return undefined;
-    const { limit, wait } = refusal;
+    if (!refusal) return false;
+    const { limit, wait, reopensInMs } = refusal;
     const window = limit === 'requestsPerSecond' ? 'a second' : 'a minute';
-    return {
-      wait,
-      message: `This account sent more than ${this.limits.limit(limit)} requests in ${window}; retry after ${wait} s.`,
-    };
+    this.hold.answer(res, reopensInMs, () =>
+      sendRateLimited(
+        res,
+        wait,
+        `This account sent more than ${this.limits.limit(limit)} requests in ${window}; retry after ${wait} s.`,
+      ),
+    );
+    return true;
+  }
+
+  /** The 429 of an address that failed to authenticate too often, held like any refusal. */
+  private tooManyFailures(res: ServerResponse, wait: number): void {
+    this.hold.answer(res, wait * 1000, () =>
+      sendRateLimited(
+        res,
+        wait,
+        `Too many failed authentications from this address; retry after ${wait} s.`,
+      ),
+    );
   }
 
   /** Calls `proceed` with the caller, or answers the request itself. */
@@ -74,7 +90,7 @@ export class Admission {
   ): void {
     const address = this.clientAddress(req);
     const blocked = this.limits.blockedFor(address);
-    if (blocked) return tooManyFailures(res, blocked);
+    if (blocked) return this.tooManyFailures(res, blocked);
     this.authenticator
       .authenticate(req.headers.authorization)
       .then(
@@ -84,16 +100,16 @@ export class Admission {
               result.reason === 'invalid'
                 ? await this.limits.take('authFailures', address)
                 : undefined;
-            return wait ? tooManyFailures(res, wait) : authenticationFailure(res, result.reason);
+            return wait
+              ? this.tooManyFailures(res, wait)
+              : authenticationFailure(res, result.reason);
           }
           const principal = result.principal;
           // A run token opens the MCP endpoints of its connections and nothing else.
           if (principal.kind === 'run' && !acceptsRunTokens)
             return authenticationFailure(res, 'run-token');
-          if (principal.kind !== 'service') {
-            const refusal = await this.requestRate(principal.accountId);
-            if (refusal) return sendRateLimited(res, refusal.wait, refusal.message);
-          }
+          if (principal.kind !== 'service' && (await this.requestRate(principal.accountId, res)))
+            return;
           proceed(principal);
         },
         (error: unknown) => authenticationError(res, error),
@@ -101,14 +117,6 @@ export class Admission {
       // Whatever else goes wrong answers this request and nothing more.
       .catch((error: unknown) => unexpectedFailure(res, error));
   }
-}
-
-function tooManyFailures(res: ServerResponse, wait: number): void {
-  sendRateLimited(
-    res,
-    wait,
-    `Too many failed authentications from this address; retry after ${wait} s.`,
-  );
 }
 
 /** The credential service could not be asked: say so, rather than calling the key bad. */

@@ -23,6 +23,13 @@ export class RateLimitedError extends DomainError {
   }
 }
 
+/** Which request window refused a request, the seconds to wait (Retry-After) and, exactly, when it opens again. */
+export interface RequestRefusal {
+  limit: 'requests' | 'requestsPerSecond';
+  wait: number;
+  reopensInMs: number;
+}
+
 /** What is counted, and per what (docs/security/limits.md). */
 export type LimitName =
   'requests' | 'requestsPerSecond' | 'authFailures' | 'installs' | 'agentRuns';
@@ -129,22 +136,25 @@ export class RateLimits implements OnApplicationShutdown {
    * Counts one request of an account in both windows, the second's and the minute's, at once
    * (rate-limiter-flexible's RateLimiterUnion: one Redis round trip with auto-pipelining, where
    * asking one after the other took two). Undefined while within both, else the limit refused
-   * (the minute's when both did: its wait is the longer) and the seconds to wait. A request
+   * (the minute's when both did: its wait is the longer), the seconds to wait and the
+   * milliseconds until that window opens again. A request
    * refused by one window still counts in the other. A store failure lets the request through,
    * logged, like take().
    */
-  async takeRequest(
-    accountId: string,
-  ): Promise<{ limit: 'requests' | 'requestsPerSecond'; wait: number } | undefined> {
+  async takeRequest(accountId: string): Promise<RequestRefusal | undefined> {
     try {
       await this.requestRate.consume(accountId);
       return undefined;
     } catch (outcome) {
-      let refusal: { limit: 'requests' | 'requestsPerSecond'; wait: number } | undefined;
+      let refusal: RequestRefusal | undefined;
       for (const limit of ['requestsPerSecond', 'requests'] as const) {
         const result = (outcome as Record<string, unknown>)[this.limiters[limit].keyPrefix];
         if (result instanceof RateLimiterRes)
-          refusal = { limit, wait: Math.max(1, Math.ceil(result.msBeforeNext / 1000)) };
+          refusal = {
+            limit,
+            wait: Math.max(1, Math.ceil(result.msBeforeNext / 1000)),
+            reopensInMs: result.msBeforeNext,
+          };
         else if (result !== undefined)
           this.log.warn(`Rate limit ${limit} could not be counted: ${String(result)}`);
       }

@@ -4,6 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Authenticator } from '../auth/authenticator';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
 import { RateLimits } from '../limits/rate-limits';
+import { RefusalHold } from '../limits/refusal-hold';
 import { MCP_PATH, McpProxy } from './mcp-proxy';
 import { decodePathSegment } from '../http/ids';
 import { Admission } from '../http/request-pipeline';
@@ -21,6 +22,7 @@ export function installMcpFastPath(app: NestExpressApplication): void {
   const admission = new Admission(
     app.get(Authenticator),
     app.get(RateLimits),
+    app.get(RefusalHold),
     app.get<GatewayConfig>(GATEWAY_CONFIG).clientAddress,
   );
   const proxy = app.get(McpProxy);

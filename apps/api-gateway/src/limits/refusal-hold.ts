@@ -1,0 +1,66 @@
+import type { ServerResponse } from 'node:http';
+import type { GatewayConfig } from '../config/env';
+
+/** The timer functions a hold uses (a test passes its own clock). */
+export interface HoldTimers {
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+const NODE_TIMERS: HoldTimers = {
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
+/**
+ * Holds the answer to a request refused by a rate limit for a moment before it is sent
+ * (docs/security/limits.md, "Held refusals"): a client that asks again the instant it is refused
+ * (many MCP clients do) asks at most once per hold per request it keeps in flight, instead of
+ * as fast as the gateway can refuse it, so its flood costs the gateway, and the tenants it
+ * shares the gateway with, little CPU. Nothing else changes: the answer is the same 429 with
+ * the same Retry-After. The hold ends when the window that refused the request opens again
+ * (never later than RATE_LIMIT_REFUSAL_HOLD_MS), or at once when the client goes away; past
+ * RATE_LIMIT_REFUSALS_HELD_MAX held answers in this process, refusals are answered at once, so
+ * holding costs a bounded number of sockets and timers. One per process (app.module.ts).
+ */
+export class RefusalHold {
+  private held = 0;
+  private readonly holdMs: number;
+  private readonly maxHeld: number;
+
+  constructor(
+    config: Pick<GatewayConfig, 'env'>,
+    private readonly timers: HoldTimers = NODE_TIMERS,
+  ) {
+    this.holdMs = config.env.RATE_LIMIT_REFUSAL_HOLD_MS;
+    this.maxHeld = config.env.RATE_LIMIT_REFUSALS_HELD_MAX;
+  }
+
+  /** Answers held right now. */
+  get holding(): number {
+    return this.held;
+  }
+
+  /**
+   * Calls `send` once the hold is over: after `reopensInMs` (when the refusing window opens
+   * again) or the configured hold, whichever is sooner; at once when holding is off or full.
+   * `send` is not called when the client closed the request meanwhile.
+   */
+  answer(res: ServerResponse, reopensInMs: number, send: () => void): void {
+    const delay = Math.min(this.holdMs, Math.max(0, Math.ceil(reopensInMs)));
+    if (delay <= 0 || this.held >= this.maxHeld) return send();
+    this.held += 1;
+    let over = false;
+    const end = (sendNow: boolean) => {
+      if (over) return;
+      over = true;
+      this.held -= 1;
+      this.timers.clearTimeout(timer);
+      res.off('close', gone);
+      if (sendNow) send();
+    };
+    const gone = () => end(false);
+    const timer = this.timers.setTimeout(() => end(true), delay);
+    res.once('close', gone);
+  }
+}
