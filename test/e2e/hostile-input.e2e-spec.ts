@@ -291,6 +291,25 @@ describe('hostile input at every route', () => {
       expect.arrayContaining(['initialize', 'notifications/initialized', 'tools/call']),
     );
     expect(gateway.lines.slice(since).some((l) => l.raw.includes(canary))).toBe(false);
+    // A request refused before its caller is known is logged too, as nobody's.
+    const refused = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer not-a-key-${canary}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(refused.status).toBe(401);
+    await gateway.waitForLog(
+      (l) => l.json?.msg === 'mcp request' && l.json?.status === 401,
+      10000,
+      since,
+    );
+    expect(access().find((l) => l.json!.status === 401)!.json).toMatchObject({
+      account: '-',
+      connection: connectionId,
+      method: 'POST',
+      rpc_method: '-',
+    });
+    expect(gateway.lines.slice(since).some((l) => l.raw.includes(canary))).toBe(false);
   });
 
   it('sends security headers on REST and MCP answers', async () => {

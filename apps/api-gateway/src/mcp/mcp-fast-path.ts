@@ -43,13 +43,16 @@ export function installMcpFastPath(app: NestExpressApplication): void {
       req.id = id;
       res.setHeader(CORRELATION_HEADER, id);
       securityHeaders(req, res, () => undefined);
-      if (proxy.refusesOrigin(req, res)) return;
-      runWithCorrelationId(id, () =>
+      const connectionId = decodePathSegment(match[1]);
+      runWithCorrelationId(id, () => {
+        // Logged however it ends, refusals included (one access-log line per MCP request).
+        const record = proxy.track(connectionId, res);
+        if (proxy.refusesOrigin(req, res)) return;
         admission.admit(req, res, true, (principal) => {
           req.principal = principal;
-          proxy.handle(decodePathSegment(match[1]), req, res);
-        }),
-      );
+          proxy.handle(connectionId, req, res, record);
+        });
+      });
     },
   );
 }

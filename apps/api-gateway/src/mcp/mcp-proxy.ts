@@ -37,7 +37,7 @@ interface ConnectionPools {
 export const MCP_PATH = /^\/functions\/v1\/mcp-connections\/([^/?]+)\/mcp\/?(?:\?.*)?$/;
 
 /** One MCP request as the access log sees it. */
-interface AccessRecord extends McpMessageSummary {
+export interface AccessRecord extends McpMessageSummary {
   account: string;
   connection: string;
   started: number;
@@ -158,21 +158,32 @@ export class McpProxy implements OnApplicationShutdown {
     return true;
   }
 
-  /** Serves one request whose principal is known; errors become the API's error body. */
-  handle(
-    connectionId: string,
-    req: IncomingMessage & { principal?: Principal },
-    res: ServerResponse,
-  ): void {
-    const principal = req.principal!;
+  /**
+   * The access-log line of one request to the MCP endpoint, written when its answer ends,
+   * whatever it is: a refusal before the caller is known (its origin, key or rate) is logged
+   * too, with account "-". Called as the request arrives; `handle` fills in the rest.
+   */
+  track(connectionId: string, res: ServerResponse & { req: IncomingMessage }): AccessRecord {
     const record: AccessRecord = {
-      account: principal.kind === 'service' ? 'service-role' : principal.accountId,
+      account: '-',
       connection: echo(connectionId, 40),
       rpcMethod: '-',
       started: performance.now(),
       stream: false,
     };
-    res.once('close', () => this.logAccess(req, res, record));
+    res.once('close', () => this.logAccess(res.req, res, record));
+    return record;
+  }
+
+  /** Serves one request whose principal is known; errors become the API's error body. */
+  handle(
+    connectionId: string,
+    req: IncomingMessage & { principal?: Principal },
+    res: ServerResponse,
+    record: AccessRecord,
+  ): void {
+    const principal = req.principal!;
+    record.account = principal.kind === 'service' ? 'service-role' : principal.accountId;
     this.proxy(connectionId, req, res, record).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (error instanceof DomainError)
