@@ -1,14 +1,10 @@
-import {
-  type ConnectionDeletedEvent,
-  type ConnectionStatusChangedEvent,
-  DomainError,
-} from '@athenic/contracts';
+import type { ConnectionDeletedEvent, ConnectionStatusChangedEvent } from '@athenic/contracts';
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
-import { RateLimitedError } from '../limits/rate-limits';
 import { ReplayRing } from './replay-ring';
+import { StreamAdmission } from './stream-admission';
 
 /** What a stream of connection events is bounded by (config/env.ts, STREAM_*). */
 export interface StreamLimits {
@@ -167,15 +163,16 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
   private readonly log = new Logger('ConnectionStreams');
   private readonly limits: StreamLimits;
   private readonly ring: ReplayRing;
-  private readonly byAccount = new Map<string, Set<StreamClient>>();
-  private open = 0;
+  private readonly admission: StreamAdmission;
+  /** Each account's clients, each with what frees its slot. */
+  private readonly byAccount = new Map<string, Map<StreamClient, () => void>>();
   private heartbeat: NodeJS.Timeout | undefined;
-  private stopping = false;
 
   /** The gateway's configuration, or (in a test) the limits themselves. */
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig | StreamLimits) {
     this.limits = 'env' in config ? streamLimitsOf(config) : config;
     this.ring = new ReplayRing(this.limits.replayEvents, this.limits.replayWindowMs);
+    this.admission = new StreamAdmission(this.limits, 'event streams');
   }
 
   /** A connection changed status (an event from the bus). */
@@ -205,18 +202,8 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
    * starts with. The caller writes the headers, then calls `start` with the client.
    */
   admit(accountId: string, lastEventId: string | undefined): StreamStart {
-    if (this.stopping)
-      throw new DomainError('service_unavailable', 'The gateway is shutting down; reconnect.');
-    if (this.open >= this.limits.perProcess)
-      throw new RateLimitedError(
-        5,
-        `This gateway process serves ${this.limits.perProcess} event streams already; retry after 5 s.`,
-      );
-    if ((this.byAccount.get(accountId)?.size ?? 0) >= this.limits.perAccount)
-      throw new RateLimitedError(
-        5,
-        `This account has ${this.limits.perAccount} event streams open on this gateway process already; close one first.`,
-      );
+    this.admission.checkProcess();
+    this.admission.checkAccount(accountId);
     if (lastEventId === undefined)
       return { kind: 'snapshot', resumeId: this.ring.head(), reason: 'initial' };
     const missed = EVENT_ID.test(lastEventId) ? this.ring.after(lastEventId, accountId) : undefined;
@@ -231,12 +218,11 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
   attach(accountId: string, res: ServerResponse): StreamClient {
     const client = new StreamClient(accountId, res, this.limits.bufferBytes, (c) => this.detach(c));
     let clients = this.byAccount.get(accountId);
-    if (!clients) this.byAccount.set(accountId, (clients = new Set()));
-    clients.add(client);
-    this.open++;
+    if (!clients) this.byAccount.set(accountId, (clients = new Map()));
+    clients.set(client, this.admission.take(accountId));
     res.once('close', () => this.detach(client));
     this.log.debug(
-      `Event stream opened for account ${accountId} in process ${process.pid} (${this.open} open here)`,
+      `Event stream opened for account ${accountId} in process ${process.pid} (${this.admission.count()} open here)`,
     );
     this.heartbeat ??= setInterval(() => this.beat(), this.limits.heartbeatMs);
     this.heartbeat.unref();
@@ -247,10 +233,12 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
   detach(client: StreamClient): void {
     client.dispose();
     const clients = this.byAccount.get(client.accountId);
-    if (!clients?.delete(client)) return;
-    this.open--;
+    const release = clients?.get(client);
+    if (!clients || !release) return;
+    clients.delete(client);
+    release();
     if (clients.size === 0) this.byAccount.delete(client.accountId);
-    if (this.open === 0) {
+    if (this.admission.count() === 0) {
       clearInterval(this.heartbeat);
       this.heartbeat = undefined;
     }
@@ -258,17 +246,17 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
 
   /** Open streams in this process (all, or one account's). */
   count(accountId?: string): number {
-    return accountId === undefined ? this.open : (this.byAccount.get(accountId)?.size ?? 0);
+    return this.admission.count(accountId);
   }
 
   beforeApplicationShutdown(): void {
-    this.stopping = true;
+    this.admission.stop();
     const last = sseFrame('closed', {
       reason: 'shutdown',
       message: 'The gateway is shutting down; reconnect with Last-Event-ID to resume.',
     });
     for (const clients of [...this.byAccount.values()])
-      for (const client of [...clients]) {
+      for (const client of [...clients.keys()]) {
         client.end(last);
         this.detach(client);
       }
@@ -286,13 +274,13 @@ export class ConnectionStreams implements BeforeApplicationShutdown {
     if (!this.ring.add({ id, accountId, frame })) return;
     const clients = this.byAccount.get(accountId);
     if (!clients) return;
-    for (const client of [...clients]) client.send(frame);
+    for (const client of [...clients.keys()]) client.send(frame);
   }
 
   private beat(): void {
     const frame = sseFrame('heartbeat', { at: new Date().toISOString() });
     for (const clients of this.byAccount.values())
-      for (const client of [...clients]) client.send(frame);
-    this.log.debug(`heartbeat to ${this.open} streams`);
+      for (const client of [...clients.keys()]) client.send(frame);
+    this.log.debug(`heartbeat to ${this.admission.count()} streams`);
   }
 }

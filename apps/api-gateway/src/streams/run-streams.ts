@@ -1,7 +1,6 @@
 import {
   AgentRunGet,
   AgentRunProgress,
-  DomainError,
   type RunProgressEvent,
   type RunView,
   type ToolCallView,
@@ -16,7 +15,6 @@ import {
 } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
-import { RateLimitedError } from '../limits/rate-limits';
 import {
   beginEventStream,
   sseFrame,
@@ -24,6 +22,7 @@ import {
   type StreamLimits,
   streamLimitsOf,
 } from './connection-streams';
+import { StreamAdmission } from './stream-admission';
 
 type Listener = (event: RunProgressEvent) => void;
 
@@ -63,16 +62,16 @@ function isAfter(position: Position | undefined, call: ToolCallView, finished: b
 export class RunStreams implements BeforeApplicationShutdown {
   private readonly log = new Logger('RunStreams');
   private readonly limits: StreamLimits;
+  private readonly admission: StreamAdmission;
   private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly perAccount = new Map<string, number>();
   private readonly clients = new Set<StreamClient>();
-  private stopping = false;
 
   constructor(
     private readonly bus: BusClient,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
   ) {
     this.limits = streamLimitsOf(config);
+    this.admission = new StreamAdmission(this.limits, 'run streams');
   }
 
   deliver(event: RunProgressEvent): void {
@@ -89,13 +88,7 @@ export class RunStreams implements BeforeApplicationShutdown {
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    if (this.stopping)
-      throw new DomainError('service_unavailable', 'The gateway is shutting down; reconnect.');
-    if (this.clients.size >= this.limits.perProcess)
-      throw new RateLimitedError(
-        5,
-        `This gateway process serves ${this.limits.perProcess} run streams already; retry after 5 s.`,
-      );
+    this.admission.checkProcess();
     // Listen before reading the record, so no step falls between the two.
     const early: RunProgressEvent[] = [];
     let live: Listener = (event) => early.push(event);
@@ -104,11 +97,7 @@ export class RunStreams implements BeforeApplicationShutdown {
     let run: RunView;
     try {
       run = await this.read(id, accountId);
-      if ((this.perAccount.get(run.account_id) ?? 0) >= this.limits.perAccount)
-        throw new RateLimitedError(
-          5,
-          `This account has ${this.limits.perAccount} run streams open on this gateway process already; close one first.`,
-        );
+      this.admission.checkAccount(run.account_id);
     } catch (error) {
       this.unlisten(id, listener);
       throw error;
@@ -118,6 +107,7 @@ export class RunStreams implements BeforeApplicationShutdown {
     beginEventStream(res);
     const heartbeat = setInterval(() => void resync(), this.limits.heartbeatMs);
     heartbeat.unref();
+    const release = this.admission.take(owner);
     let forgotten = false;
     const forget = () => {
       if (forgotten) return;
@@ -126,14 +116,11 @@ export class RunStreams implements BeforeApplicationShutdown {
       clearInterval(heartbeat);
       this.unlisten(id, listener);
       this.clients.delete(client);
-      const left = (this.perAccount.get(owner) ?? 1) - 1;
-      if (left > 0) this.perAccount.set(owner, left);
-      else this.perAccount.delete(owner);
+      release();
     };
     const client = new StreamClient(owner, res, this.limits.bufferBytes, forget);
     res.once('close', forget);
     this.clients.add(client);
-    this.perAccount.set(owner, (this.perAccount.get(owner) ?? 0) + 1);
 
     const frameOf = (call: ToolCallView, finished: boolean): string | undefined => {
       if (!isAfter(position, call, finished)) return undefined;
@@ -190,7 +177,7 @@ export class RunStreams implements BeforeApplicationShutdown {
   }
 
   beforeApplicationShutdown(): void {
-    this.stopping = true;
+    this.admission.stop();
     const last = sseFrame('closed', {
       reason: 'shutdown',
       message: 'The gateway is shutting down; reconnect with Last-Event-ID to resume.',

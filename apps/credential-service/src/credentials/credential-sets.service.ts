@@ -21,13 +21,16 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { CREDENTIAL_CONFIG, type CredentialConfig } from '../config/env';
-import { type Binding, open, seal } from '../crypto/envelope';
+import { open, seal } from '../crypto/envelope';
 import { KeyringService } from '../keys/keyring.service';
 import { TransportKeyService } from '../keys/transport-key.service';
 import { CredentialSchemas } from '../registry/credential-schemas';
-import { CredentialSetEntity } from './credential-set.entity';
+import {
+  CREDENTIAL_SET_PURPOSE,
+  CredentialSetEntity,
+  bindingOf,
+} from '../store/credential-set.entity';
 
-const PURPOSE = 'connection';
 /** How far a reveal request's time may be from ours: it is signed, and answered only when fresh. */
 const REVEAL_SKEW_MS = 120_000;
 
@@ -77,7 +80,7 @@ export class CredentialSetsService {
         accountId: command.account_id,
         connectionId: command.connection_id,
         mcpServerId: command.mcp_server_id,
-        purpose: PURPOSE,
+        purpose: CREDENTIAL_SET_PURPOSE,
         keyNames: keys,
         ...envelope,
       });
@@ -183,8 +186,4 @@ export class CredentialSetsService {
     }
     return values;
   }
-}
-
-export function bindingOf(accountId: string, connectionId: string): Binding {
-  return { accountId, connectionId, purpose: PURPOSE };
 }

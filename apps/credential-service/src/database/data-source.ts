@@ -3,11 +3,11 @@ import { OutboxMessageEntity, outboxMigration } from '@athenic/messaging';
 import type { DataSource } from 'typeorm';
 import { ApiKeyEntity } from '../api-keys/api-key.entity';
 import { AuditEntryEntity } from '../audit/audit-entry.entity';
-import { CredentialSetEntity } from '../credentials/credential-set.entity';
 import { KeyVersionEntity } from '../keys/key-version.entity';
 import { RotationEntity } from '../keys/rotation.entity';
 import { TransportKeyEntity } from '../keys/transport-key.entity';
 import { CreateCredentialStore1795477172146 } from '../migrations/1795477172146-create-credential-store';
+import { CredentialSetEntity } from '../store/credential-set.entity';
 
 export const CREDENTIAL_SCHEMA = 'credential';
 

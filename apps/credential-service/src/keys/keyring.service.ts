@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { CREDENTIAL_CONFIG, type CredentialConfig } from '../config/env';
 import { keyCheck, verifyKeyCheck } from '../crypto/envelope';
 import { type Keyring, KeyringError, type MasterKey } from '../crypto/keyring';
-import { CredentialSetEntity } from '../credentials/credential-set.entity';
+import { CredentialSetEntity } from '../store/credential-set.entity';
 import { KeyVersionEntity } from './key-version.entity';
 import { TransportKeyEntity } from './transport-key.entity';
 

@@ -1,4 +1,8 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { Binding } from '../crypto/envelope';
+
+/** What a credential set is for: its `purpose` column, and part of the binding of its envelope. */
+export const CREDENTIAL_SET_PURPOSE = 'connection';
 
 /** One connection's credentials: envelope-encrypted, bound to their owner by AAD. */
 @Entity({ name: 'credential_sets' })
@@ -39,4 +43,9 @@ export class CredentialSetEntity {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+}
+
+/** Who a credential set's envelope is bound to (its AAD): sealed, opened and re-wrapped under it. */
+export function bindingOf(accountId: string, connectionId: string): Binding {
+  return { accountId, connectionId, purpose: CREDENTIAL_SET_PURPOSE };
 }
