@@ -1,5 +1,6 @@
 import {
   ApiClient,
+  connectMcpClient,
   createTestInfrastructure,
   type TestInfrastructure,
   TestPlatform,
@@ -28,6 +29,8 @@ describe('rate limits', () => {
         RATE_LIMIT_INSTALLS_PER_MINUTE: '2',
         RATE_LIMIT_AGENT_RUNS_PER_MINUTE: '2',
         MCP_SESSIONS_PER_ACCOUNT: '3',
+        MCP_REQUESTS_IN_FLIGHT_PER_ACCOUNT: '1',
+        MCP_REQUESTS_QUEUED_PER_ACCOUNT: '1',
       },
     }).start();
     admin = new ApiClient(platform.baseUrl, platform.serviceRoleKey);
@@ -38,6 +41,7 @@ describe('rate limits', () => {
       'acct-agent',
       'acct-sessions',
       'acct-sessions-other',
+      'acct-turns',
     ]) {
       const res = await admin.post('/functions/v1/api-keys', { account_id: account, name: 'k' });
       keys[account] = res.body.key;
@@ -108,6 +112,43 @@ describe('rate limits', () => {
     // No model is configured here (503); the third start is refused before it is even tried.
     expect(runs[2]).toBe(429);
     expect(runs.slice(0, 2)).not.toContain(429);
+  });
+
+  it("forwards an account's MCP requests a few at a time (MCP_REQUESTS_IN_FLIGHT_PER_ACCOUNT): the next wait, past the queue 429", async () => {
+    const { id } = await admin.install({
+      mcp_server_id: 'everything-server',
+      account_id: 'acct-turns',
+      title: 'turns',
+    });
+    await waitForStatus(admin, id, 'mcpRunning');
+    const client = await connectMcpClient(
+      `${platform.baseUrl}/functions/v1/mcp-connections/${id}/mcp`,
+      keys['acct-turns'],
+      'turns',
+    );
+    // One in flight, one waiting, the third refused: each call takes seconds, so all three
+    // are asked while the first is still running.
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3].map(() =>
+        client.callTool({
+          name: 'trigger-long-running-operation',
+          arguments: { duration: 4, steps: 1 },
+        }),
+      ),
+    );
+    const served = outcomes.filter((o) => o.status === 'fulfilled');
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(served).toHaveLength(2);
+    for (const o of served)
+      expect(JSON.stringify((o as PromiseFulfilledResult<unknown>).value)).toContain(
+        'Long running operation completed',
+      );
+    expect(refused).toHaveLength(1);
+    expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(
+      /429[\s\S]*MCP_REQUESTS_IN_FLIGHT_PER_ACCOUNT/,
+    );
+    await client.close();
+    await admin.delete(`/functions/v1/mcp-connections/${id}`);
   });
 
   // Before the authentication failures below, which block this address.

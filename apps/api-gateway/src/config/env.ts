@@ -60,6 +60,21 @@ export class GatewayEnv extends CommonEnv {
   @Max(1_073_741_824)
   MCP_RESPONSE_LIMIT_BYTES: number = 16 * 1024 * 1024;
 
+  /**
+   * MCP requests (JSON-RPC requests, not notifications or answers) of one account forwarded at
+   * once, per gateway process; the next ones wait their turn.
+   */
+  @IsInt({ message: 'MCP_REQUESTS_IN_FLIGHT_PER_ACCOUNT must be an integer' })
+  @Min(1)
+  @Max(10_000)
+  MCP_REQUESTS_IN_FLIGHT_PER_ACCOUNT: number = 8;
+
+  /** MCP requests of one account waiting for a turn, per gateway process; past it, 429. */
+  @IsInt({ message: 'MCP_REQUESTS_QUEUED_PER_ACCOUNT must be an integer' })
+  @Min(0)
+  @Max(100_000)
+  MCP_REQUESTS_QUEUED_PER_ACCOUNT: number = 64;
+
   /** Connections the gateway keeps to each MCP server: one server's streams cannot take another's. */
   @IsInt({ message: 'MCP_CONNECTIONS_PER_SERVER must be an integer' })
   @Min(1)

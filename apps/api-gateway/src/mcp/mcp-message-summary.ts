@@ -6,6 +6,8 @@ export interface McpMessageSummary {
   rpcMethod: string;
   /** The tool called, for `tools/call` (several joined by commas in a batch). */
   tool?: string;
+  /** The body holds a request, which the server answers (not only notifications or answers). */
+  request?: true;
 }
 
 const NOT_RPC: McpMessageSummary = { rpcMethod: '-' };
@@ -24,12 +26,23 @@ export function summarizeMcpBody(body: Buffer): McpMessageSummary {
     return {
       rpcMethod: `batch(${parsed.length})`,
       ...(tools.length ? { tool: tools.join(',') } : {}),
+      ...(parsed.some(isRequest) ? { request: true } : {}),
     };
   }
   const method = methodOf(parsed);
   if (!method) return isResponse(parsed) ? { rpcMethod: 'response' } : NOT_RPC;
   const tool = toolOf(parsed);
-  return tool ? { rpcMethod: method, tool } : { rpcMethod: method };
+  return {
+    rpcMethod: method,
+    ...(tool ? { tool } : {}),
+    ...(isRequest(parsed) ? { request: true } : {}),
+  };
+}
+
+/** A JSON-RPC request: a method and an id (a notification has no id). */
+function isRequest(message: unknown): boolean {
+  const id = (message as { id?: unknown } | null)?.id;
+  return methodOf(message) !== undefined && (typeof id === 'string' || typeof id === 'number');
 }
 
 function methodOf(message: unknown): string | undefined {

@@ -6,7 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { errors as undiciErrors, type Dispatcher, Pool } from 'undici';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/env';
-import { errorResponse, sendError } from '../http/error-response';
+import { errorResponse, sendError, sendRateLimited } from '../http/error-response';
+import { AccountTurns, NoTurnError, TurnRefusal } from '../limits/account-turns';
+import { RateLimitedError } from '../limits/rate-limits';
 import { echo, requireUuid } from '../http/ids';
 import type { Principal } from '../auth/principal';
 import { ActivityRecorder } from './activity';
@@ -61,6 +63,7 @@ export class McpProxy implements OnApplicationShutdown {
   private readonly log = new Logger('McpProxy');
   private readonly pools = new Map<string, ConnectionPools>();
   private readonly sessions: SessionBinding;
+  private readonly turns: AccountTurns;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -70,6 +73,10 @@ export class McpProxy implements OnApplicationShutdown {
   ) {
     this.accessLog.setContext('McpAccess');
     this.sessions = new SessionBinding(config.internalSecret);
+    this.turns = new AccountTurns(
+      config.env.MCP_REQUESTS_IN_FLIGHT_PER_ACCOUNT,
+      config.env.MCP_REQUESTS_QUEUED_PER_ACCOUNT,
+    );
   }
 
   // Per-connection values derived once, not per message.
@@ -186,6 +193,8 @@ export class McpProxy implements OnApplicationShutdown {
     record.account = principal.kind === 'service' ? 'service-role' : principal.accountId;
     this.proxy(connectionId, req, res, record).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
+      if (error instanceof RateLimitedError)
+        return sendRateLimited(res, error.retryAfterS, error.message);
       if (error instanceof DomainError)
         return sendError(res, errorResponse(error.code, error.message));
       this.log.error(`MCP proxy failure: ${error instanceof Error ? error.stack : String(error)}`);
@@ -280,6 +289,20 @@ export class McpProxy implements OnApplicationShutdown {
       if (!res.writableFinished) abort.abort();
     });
     const deadline = this.config.env.MCP_REQUEST_TIMEOUT_MS;
+    // A request waits for its account's turn (notifications and answers to the server do not:
+    // a server waiting for one must get it); the wait counts against its deadline.
+    let remaining = deadline;
+    if (record.request && principal.kind !== 'service') {
+      const asked = performance.now();
+      try {
+        res.once('close', await this.turns.take(principal.accountId, deadline, abort.signal));
+      } catch (error) {
+        if (!(error instanceof NoTurnError)) throw error;
+        if (error.reason === TurnRefusal.Aborted) return;
+        throw error.toHttp();
+      }
+      remaining = Math.max(1, Math.round(deadline - (performance.now() - asked)));
+    }
     const target = this.target(route.bridge_url);
     let upstream: Dispatcher.ResponseData;
     try {
@@ -289,7 +312,7 @@ export class McpProxy implements OnApplicationShutdown {
         headers,
         body,
         signal: abort.signal,
-        headersTimeout: deadline,
+        headersTimeout: remaining,
         // A GET is the server's stream to the client: quiet for as long as the server is.
         bodyTimeout: req.method === 'GET' ? 0 : deadline,
       });
