@@ -990,7 +990,7 @@ async function main(): Promise<void> {
           : 'RATE_LIMIT_REQUESTS_PER_SECOND is the default (100 per account): a flood is spread out over seconds, its excess answered 429.',
         HOLD_MS
           ? `RATE_LIMIT_REFUSAL_HOLD_MS=${HOLD_MS} for the platform (default 1000)${HOLD_MS === '0' ? ': refused calls are answered at once' : ''}.`
-          : 'RATE_LIMIT_REFUSAL_HOLD_MS is the default (1000): a refused call waits for the next second (at most 1 s) before its 429.',
+          : 'RATE_LIMIT_REFUSAL_HOLD_MS is the default (1000): the 429 of a refused call is held until a random moment between its window opening again and 1 s.',
         ...report(phases, flood),
         '',
         `  B p99 flood / B p99 quiet = ${fixed(ratio)}x (target <= 2x: ${ratio <= 2 ? 'met' : 'MISSED'}); after / quiet = ${fixed(p99(phases[2]) / p99(phases[0]))}x`,

@@ -31,7 +31,7 @@ class ManualTimers implements HoldTimers {
   }
 }
 
-function hold(env: Record<string, string> = {}) {
+function hold(env: Record<string, string> = {}, random = () => 0) {
   const timers = new ManualTimers();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -39,7 +39,7 @@ function hold(env: Record<string, string> = {}) {
     INTERNAL_SECRET: 's'.repeat(40),
     ...env,
   });
-  return { hold: new RefusalHold(config, timers), timers };
+  return { hold: new RefusalHold(config, timers, random), timers };
 }
 
 /** A response as the hold sees it: something that may close. */
@@ -57,6 +57,14 @@ describe('RefusalHold', () => {
     timers.fire();
     expect(sent.sort()).toEqual(['capped', 'soon']);
     expect(h.holding).toBe(0);
+  });
+
+  it('spreads the answers between the window opening again and the end of the hold', () => {
+    let next = 0;
+    const draws = [0, 0.5, 0.999];
+    const { hold: h, timers } = hold({}, () => draws[next++]);
+    for (let i = 0; i < 3; i++) h.answer(response(), 200, () => undefined);
+    expect(timers.delays()).toEqual([200, 600, 999]);
   });
 
   it('answers at once when holding is off, or the window is already open', () => {
