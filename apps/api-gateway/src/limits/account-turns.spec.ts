@@ -1,28 +1,6 @@
-import { AccountTurns, NoTurnError, type TurnTimers, TurnRefusal } from './account-turns';
+import { ManualTimers } from '../../test/manual-timers';
+import { AccountTurns, NoTurnError, TurnRefusal } from './account-turns';
 import { RateLimitedError } from './rate-limits';
-
-/** Timers that run only when the test says so. */
-class ManualTimers implements TurnTimers {
-  readonly pending = new Map<number, () => void>();
-  private next = 1;
-
-  setTimeout(run: () => void): unknown {
-    const id = this.next++;
-    this.pending.set(id, run);
-    return id;
-  }
-
-  clearTimeout(timer: unknown): void {
-    this.pending.delete(timer as number);
-  }
-
-  fire(): void {
-    for (const [id, run] of [...this.pending]) {
-      this.pending.delete(id);
-      run();
-    }
-  }
-}
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 

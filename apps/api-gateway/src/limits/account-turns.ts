@@ -1,5 +1,6 @@
 import { DomainError } from '@athenic/contracts';
 import { RateLimitedError } from './rate-limits';
+import { systemTimers, type Timers } from './timers';
 
 /** Why a request got no turn. */
 export enum TurnRefusal {
@@ -37,17 +38,6 @@ interface Lane {
   waiting: Waiter[];
 }
 
-/** Timer functions (a test passes its own clock). */
-export interface TurnTimers {
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(timer: unknown): void;
-}
-
-const NODE_TIMERS: TurnTimers = {
-  setTimeout: (run, ms) => setTimeout(run, ms),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-};
-
 /**
  * Turns on the MCP path, per account (docs/security/limits.md, "Fair shares"): at most
  * `inFlight` of an account's MCP requests are forwarded at once; the next ones wait, first come
@@ -63,7 +53,7 @@ export class AccountTurns {
   constructor(
     private readonly inFlight: number,
     private readonly queued: number,
-    private readonly timers: TurnTimers = NODE_TIMERS,
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   /** Requests of the account forwarded right now, and waiting. */
@@ -102,18 +92,16 @@ export class AccountTurns {
       };
       const onAbort = () =>
         leave(new NoTurnError(TurnRefusal.Aborted, 'The caller went away while it waited.'));
-      const timer = this.timers.setTimeout(
-        () =>
-          leave(
-            new NoTurnError(
-              TurnRefusal.Deadline,
-              `No turn for this MCP request within ${deadlineMs / 1000} s: this account's earlier requests are still in flight (MCP_REQUEST_TIMEOUT_MS).`,
-            ),
+      const timer = this.timers.after(deadlineMs, () =>
+        leave(
+          new NoTurnError(
+            TurnRefusal.Deadline,
+            `No turn for this MCP request within ${deadlineMs / 1000} s: this account's earlier requests are still in flight (MCP_REQUEST_TIMEOUT_MS).`,
           ),
-        deadlineMs,
+        ),
       );
       const done = () => {
-        this.timers.clearTimeout(timer);
+        timer.cancel();
         signal?.removeEventListener('abort', onAbort);
       };
       const waiter: Waiter = {

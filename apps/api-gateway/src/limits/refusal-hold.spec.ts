@@ -1,35 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { loadConfig } from '../config/env';
-import { type HoldTimers, RefusalHold } from './refusal-hold';
-
-/** Timers that run only when the test says so, each with the delay it was set for. */
-class ManualTimers implements HoldTimers {
-  readonly pending = new Map<number, { run: () => void; ms: number }>();
-  private next = 1;
-
-  setTimeout(run: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.pending.set(id, { run, ms });
-    return id;
-  }
-
-  clearTimeout(timer: unknown): void {
-    this.pending.delete(timer as number);
-  }
-
-  /** Runs every pending timer. */
-  fire(): void {
-    for (const [id, timer] of [...this.pending]) {
-      this.pending.delete(id);
-      timer.run();
-    }
-  }
-
-  delays(): number[] {
-    return [...this.pending.values()].map((t) => t.ms);
-  }
-}
+import { ManualTimers } from '../../test/manual-timers';
+import { RefusalHold } from './refusal-hold';
 
 function hold(env: Record<string, string> = {}, random = () => 0) {
   const timers = new ManualTimers();

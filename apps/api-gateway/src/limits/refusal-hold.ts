@@ -1,16 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/env';
-
-/** The timer functions a hold uses (a test passes its own clock). */
-export interface HoldTimers {
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(timer: unknown): void;
-}
-
-const NODE_TIMERS: HoldTimers = {
-  setTimeout: (run, ms) => setTimeout(run, ms),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-};
+import { systemTimers, type Timers } from './timers';
 
 /**
  * Holds the answer to a request refused by a rate limit for a moment before it is sent
@@ -31,7 +21,7 @@ export class RefusalHold {
 
   constructor(
     config: Pick<GatewayConfig, 'env'>,
-    private readonly timers: HoldTimers = NODE_TIMERS,
+    private readonly timers: Timers = systemTimers,
     /** A number in [0, 1): where in the hold an answer goes (a test passes its own). */
     private readonly random: () => number = Math.random,
   ) {
@@ -62,12 +52,12 @@ export class RefusalHold {
       if (over) return;
       over = true;
       this.held -= 1;
-      this.timers.clearTimeout(timer);
+      timer.cancel();
       res.off('close', gone);
       if (sendNow) send();
     };
     const gone = () => end(false);
-    const timer = this.timers.setTimeout(() => end(true), delay);
+    const timer = this.timers.after(delay, () => end(true));
     res.once('close', gone);
   }
 }
