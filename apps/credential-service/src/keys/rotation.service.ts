@@ -8,7 +8,7 @@ import { CredentialSetEntity, bindingOf } from '../store/credential-set.entity';
 import { KeyVersionEntity } from './key-version.entity';
 import { KeyringService } from './keyring.service';
 import { RotationEntity } from './rotation.entity';
-import { TransportKeyEntity } from './transport-key.entity';
+import { TransportKeyEntity, transportKeyBinding } from './transport-key.entity';
 
 const BATCH = 100;
 
@@ -248,12 +248,7 @@ export class RotationService implements OnApplicationShutdown {
         .setOnLocked('skip_locked')
         .getMany();
       for (const row of transportKeys) {
-        const moved = rewrap(
-          row,
-          { accountId: 'platform', connectionId: row.kid, purpose: 'transport-key' },
-          this.keys.keyring,
-          target,
-        );
+        const moved = rewrap(row, transportKeyBinding(row.kid), this.keys.keyring, target);
         await manager.update(
           TransportKeyEntity,
           { kid: row.kid },

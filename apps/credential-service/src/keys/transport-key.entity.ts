@@ -1,4 +1,10 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import type { Binding } from '../crypto/envelope';
+
+/** The binding a transport key's private half is sealed under (its envelope's AAD). */
+export function transportKeyBinding(kid: string): Binding {
+  return { accountId: 'platform', connectionId: kid, purpose: 'transport-key' };
+}
 
 /** The key pair credential values are sealed to in transit; its private half is envelope-encrypted. */
 @Entity({ name: 'transport_keys' })

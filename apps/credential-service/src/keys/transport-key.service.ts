@@ -12,7 +12,7 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { open, seal } from '../crypto/envelope';
 import { KeyringService } from './keyring.service';
-import { TransportKeyEntity } from './transport-key.entity';
+import { TransportKeyEntity, transportKeyBinding } from './transport-key.entity';
 
 const LOCK_ID = 0x617468656e6963; // one transport key per database, even when instances start together
 
@@ -44,7 +44,7 @@ export class TransportKeyService {
       const pair = await generateRecipientKeyPair();
       const envelope = seal(
         Buffer.from(JSON.stringify(pair.privateJwk)),
-        binding(pair.kid),
+        transportKeyBinding(pair.kid),
         this.keys.current,
       );
       const created = manager.create(TransportKeyEntity, {
@@ -59,7 +59,9 @@ export class TransportKeyService {
       );
       return created;
     });
-    const privateJwk = JSON.parse(open(row, binding(row.kid), this.keys.keyring).toString('utf8'));
+    const privateJwk = JSON.parse(
+      open(row, transportKeyBinding(row.kid), this.keys.keyring).toString('utf8'),
+    );
     this.privateKey = await importPrivateKey(privateJwk);
     this.kid = row.kid;
     this.publicJwk = row.publicJwk;
@@ -99,8 +101,4 @@ export class TransportKeyService {
     if (mismatch) throw new DomainError('validation_failed', `${field} is refused: ${mismatch}.`);
     return opened.plaintext;
   }
-}
-
-function binding(kid: string) {
-  return { accountId: 'platform', connectionId: kid, purpose: 'transport-key' };
 }
